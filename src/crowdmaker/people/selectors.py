@@ -1,0 +1,78 @@
+"""Reads of `people`: profiles, teams and their members, invitations and tokens, shaped for pages and API."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from crowdmaker.core.errors import NotFound
+from crowdmaker.people.models import ApiToken, InvitationStatus, Membership, Role, Team, TeamInvitation, User
+
+
+def user_by_handle(*, handle: str) -> User:
+    user = User.objects.select_related("profile").filter(handle=handle.lower(), is_active=True).first()
+    if user is None:
+        raise NotFound("No maker has this handle.")
+    return user
+
+
+def makers_recent(*, limit: int = 8) -> QuerySet[User]:
+    return User.objects.select_related("profile").filter(is_active=True).order_by("-date_joined")[:limit]
+
+
+def teams_all() -> QuerySet[Team]:
+    return Team.objects.annotate(member_count=Count("memberships"))
+
+
+def teams_recent(*, limit: int = 8) -> QuerySet[Team]:
+    return teams_all().order_by("-created_at")[:limit]
+
+
+def team_by_slug(*, slug: str) -> Team:
+    team = teams_all().filter(slug=slug.lower()).first()
+    if team is None:
+        raise NotFound("No team has this address.")
+    return team
+
+
+def team_members(*, team: Team) -> QuerySet[Membership]:
+    return Membership.objects.filter(team=team).select_related("user__profile")
+
+
+def teams_of(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("team").order_by("team__name")
+
+
+def team_role(*, team: Team, user: User) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
+
+
+def team_can_manage(*, role: str | None) -> bool:
+    return role in (Role.OWNER, Role.MAINTAINER)
+
+
+def team_invitations_pending(*, team: Team) -> QuerySet[TeamInvitation]:
+    return TeamInvitation.objects.filter(team=team, status=InvitationStatus.PENDING).select_related(
+        "invitee__profile", "invited_by"
+    )
+
+
+def invitations_for(*, user: User) -> QuerySet[TeamInvitation]:
+    return (
+        TeamInvitation.objects.filter(invitee=user, status=InvitationStatus.PENDING)
+        .select_related("team", "invited_by__profile")
+        .order_by("-created_at")
+    )
+
+
+def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def profile_with_teams(*, handle: str) -> tuple[User, list[Membership]]:
+    user = user_by_handle(handle=handle)
+    memberships = list(teams_of(user=user))
+    return user, memberships
+
+

@@ -1,0 +1,389 @@
+"""Every write of `people`: sign-up, profiles, teams and their members and invitations, API tokens.
+
+Each service is atomic, keyword-only and raises a `core.errors.DomainError` for a refusal, having changed
+nothing. Notifications go out only after commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.people.models import (
+    BIO_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    HANDLE_HELP,
+    HANDLE_PATTERN,
+    MAX_PROFILE_LINKS,
+    SLUG_HELP,
+    SLUG_PATTERN,
+    ApiToken,
+    InvitationStatus,
+    Membership,
+    Profile,
+    Role,
+    Team,
+    TeamInvitation,
+    TokenScope,
+    User,
+)
+from crowdmaker.people.notifications import send_invitation_email
+
+TOKEN_PREFIX = "cm_"
+INVITATION_LIFETIME = timedelta(days=14)
+
+
+# --- accounts and profiles -------------------------------------------------------------------------------
+
+
+def _clean_text(value: str, *, field: str, max_length: int, required: bool = False) -> str:
+    value = value.strip()
+    if required and not value:
+        raise Invalid("This field is required.", field=field)
+    if len(value) > max_length:
+        raise Invalid(f"At most {max_length} characters, please.", field=field)
+    return value
+
+
+def _clean_handle(
+    handle: str, *, field: str = "handle", pattern: str = HANDLE_PATTERN, help: str = HANDLE_HELP
+) -> str:
+    handle = handle.strip().lower()
+    if not re.fullmatch(pattern, handle):
+        raise Invalid(help, field=field)
+    return handle
+
+
+def _clean_email(email: str) -> str:
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise Invalid("Enter a valid e-mail address.", field="email") from exc
+    # Lowercase whole: no mail provider in practice tells Ada@ from ada@, and people mistype the case.
+    return email.lower()
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    handle: str,
+    display_name: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    """Create an account and its public profile; refuse a taken e-mail or handle, or a weak password."""
+    email = _clean_email(email)
+    handle = _clean_handle(handle)
+    display_name = _clean_text(display_name or handle, field="display_name", max_length=80, required=True)
+    user = User(email=email, handle=handle, is_staff=is_staff, is_superuser=is_superuser)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise Invalid(" ".join(exc.messages), field="password") from exc
+        user.set_password(password)
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict("An account with this e-mail address exists already.", code="email_taken", field="email")
+    if User.objects.filter(handle=handle).exists():
+        raise Conflict("This handle is taken.", code="handle_taken", field="handle")
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent sign-up won the race
+        raise Conflict("This e-mail address or handle is taken.", code="account_taken", field="email") from exc
+    Profile.objects.create(user=user, display_name=display_name)
+    return user
+
+
+def _clean_links(links: list[str]) -> list[str]:
+    if len(links) > MAX_PROFILE_LINKS:
+        raise Invalid(f"At most {MAX_PROFILE_LINKS} links, please.", field="links")
+    validate_url = URLValidator(schemes=["http", "https"])
+    cleaned = []
+    for position, link in enumerate(links):
+        link = link.strip()
+        if not link:
+            continue
+        if len(link) > 300:
+            raise Invalid("A link may have at most 300 characters.", field=f"links.{position}")
+        try:
+            validate_url(link)
+        except ValidationError as exc:
+            raise Invalid(f"Not a web address (http or https): {link}", field=f"links.{position}") from exc
+        cleaned.append(link)
+    return cleaned
+
+
+@transaction.atomic
+def profile_update(
+    *, user: User, display_name: str | None = None, bio: str | None = None, links: list[str] | None = None
+) -> Profile:
+    """Change the fields given (None leaves a field as it is)."""
+    profile = Profile.objects.select_for_update().get(user=user)
+    if display_name is not None:
+        profile.display_name = _clean_text(display_name, field="display_name", max_length=80, required=True)
+    if bio is not None:
+        profile.bio = _clean_text(bio, field="bio", max_length=BIO_MAX_LENGTH)
+    if links is not None:
+        profile.links = _clean_links(links)
+    profile.save()
+    return profile
+
+
+# --- teams ---------------------------------------------------------------------------------------------------
+
+
+def _role_of(team: Team, user: User) -> str | None:
+    return Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
+
+
+def _require_role(team: Team, user: User, allowed: set[str], message: str) -> str:
+    role = _role_of(team, user)
+    if role is None:
+        # Outsiders learn nothing about a team's internals beyond what its public page shows.
+        raise Forbidden("Only members of this team may do that.", code="not_a_member")
+    if role not in allowed:
+        raise Forbidden(message, code="role_required")
+    return role
+
+
+@transaction.atomic
+def team_create(*, actor: User, slug: str, name: str, description: str = "") -> Team:
+    slug = _clean_handle(slug, field="slug", pattern=SLUG_PATTERN, help=SLUG_HELP)
+    name = _clean_text(name, field="name", max_length=80, required=True)
+    description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH)
+    if Team.objects.filter(slug=slug).exists():
+        raise Conflict("A team with this address exists already.", code="slug_taken", field="slug")
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(slug=slug, name=name, description=description, created_by=actor)
+    except IntegrityError as exc:
+        raise Conflict("A team with this address exists already.", code="slug_taken", field="slug") from exc
+    Membership.objects.create(team=team, user=actor, role=Role.OWNER)
+    return team
+
+
+@transaction.atomic
+def team_update(*, actor: User, team: Team, name: str | None = None, description: str | None = None) -> Team:
+    _require_role(team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may edit the team.")
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    if name is not None:
+        team.name = _clean_text(name, field="name", max_length=80, required=True)
+    if description is not None:
+        team.description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH)
+    team.save(update_fields=["name", "description"])
+    return team
+
+
+@transaction.atomic
+def team_invitation_create(*, actor: User, team: Team, invitee_handle: str, role: str) -> TeamInvitation:
+    """Invite an existing account. Owners may offer any role; maintainers may invite members only."""
+    if role not in Role.values:
+        raise Invalid(f"Role must be one of: {', '.join(Role.values)}.", field="role")
+    actor_role = _require_role(
+        team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may invite people."
+    )
+    if actor_role == Role.MAINTAINER and role != Role.MEMBER:
+        raise Forbidden("Maintainers may invite members only; ask an owner.", code="role_required", field="role")
+    invitee = User.objects.filter(handle=invitee_handle.strip().lower(), is_active=True).first()
+    if invitee is None:
+        raise NotFound("No maker has this handle.", field="handle")
+    if Membership.objects.filter(team=team, user=invitee).exists():
+        raise Conflict("This maker is a member already.", code="already_member", field="handle")
+    now = timezone.now()
+    if TeamInvitation.objects.filter(team=team, invitee=invitee, status=InvitationStatus.PENDING).exists():
+        raise Conflict("This maker has a pending invitation already.", code="already_invited", field="handle")
+    try:
+        with transaction.atomic():
+            invitation = TeamInvitation.objects.create(
+                team=team, invitee=invitee, invited_by=actor, role=role, expires_at=now + INVITATION_LIFETIME
+            )
+    except IntegrityError as exc:
+        raise Conflict("This maker has a pending invitation already.", code="already_invited", field="handle") from exc
+    transaction.on_commit(lambda: send_invitation_email(invitation_id=invitation.pk))
+    return invitation
+
+
+def _pending_invitation_for_update(invitation_id: int) -> TeamInvitation:
+    invitation = (
+        TeamInvitation.objects.select_for_update().select_related("team").filter(pk=invitation_id).first()
+    )
+    if invitation is None:
+        raise NotFound("No such invitation.")
+    return invitation
+
+
+def _close(invitation: TeamInvitation, status: str) -> None:
+    invitation.status = status
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["status", "responded_at"])
+
+
+@transaction.atomic
+def team_invitation_accept(*, actor: User, invitation_id: int) -> Membership:
+    invitation = _pending_invitation_for_update(invitation_id)
+    if invitation.invitee_id != actor.pk:
+        raise NotFound("No such invitation.")
+    if invitation.status != InvitationStatus.PENDING:
+        raise Conflict(f"This invitation is {invitation.status}.", code="invitation_closed")
+    if invitation.expires_at <= timezone.now():
+        _close(invitation, InvitationStatus.EXPIRED)
+        raise Conflict("This invitation has expired.", code="invitation_closed")
+    _close(invitation, InvitationStatus.ACCEPTED)
+    return team_member_add(team=invitation.team, user=actor, role=invitation.role)
+
+
+@transaction.atomic
+def team_member_add(*, team: Team, user: User, role: str) -> Membership:
+    """Make `user` a member (no permission check: callers are an accepted invitation, demo data, operators)."""
+    if role not in Role.values:
+        raise Invalid(f"Role must be one of: {', '.join(Role.values)}.", field="role")
+    membership, _ = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def team_invitation_decline(*, actor: User, invitation_id: int) -> TeamInvitation:
+    invitation = _pending_invitation_for_update(invitation_id)
+    if invitation.invitee_id != actor.pk:
+        raise NotFound("No such invitation.")
+    if invitation.status != InvitationStatus.PENDING:
+        raise Conflict(f"This invitation is {invitation.status}.", code="invitation_closed")
+    _close(invitation, InvitationStatus.DECLINED)
+    return invitation
+
+
+@transaction.atomic
+def team_invitation_revoke(*, actor: User, team: Team, invitation_id: int) -> TeamInvitation:
+    invitation = _pending_invitation_for_update(invitation_id)
+    if invitation.team_id != team.pk:
+        raise NotFound("No such invitation.")
+    _require_role(
+        invitation.team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may revoke invitations."
+    )
+    if invitation.status != InvitationStatus.PENDING:
+        raise Conflict(f"This invitation is {invitation.status}.", code="invitation_closed")
+    _close(invitation, InvitationStatus.REVOKED)
+    return invitation
+
+
+@transaction.atomic
+def team_invitations_expire(*, now: datetime | None = None) -> int:
+    """Close pending invitations past their expiry; running it again finds nothing left to do."""
+    now = now or timezone.now()
+    return TeamInvitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=now).update(
+        status=InvitationStatus.EXPIRED, responded_at=now
+    )
+
+
+def _lock_memberships(team: Team) -> dict[int, Membership]:
+    """Lock the team's membership rows in primary-key order, so owner counts cannot race."""
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    return {m.user_id: m for m in Membership.objects.select_for_update().filter(team=team).order_by("pk")}
+
+
+@transaction.atomic
+def team_member_change_role(*, actor: User, team: Team, member_handle: str, role: str) -> Membership:
+    if role not in Role.values:
+        raise Invalid(f"Role must be one of: {', '.join(Role.values)}.", field="role")
+    memberships = _lock_memberships(team)
+    acting = memberships.get(actor.pk)
+    if acting is None:
+        raise Forbidden("Only members of this team may do that.", code="not_a_member")
+    if acting.role != Role.OWNER:
+        raise Forbidden("Only owners may change roles.", code="role_required")
+    target = next((m for m in memberships.values() if m.user.handle == member_handle), None)
+    if target is None:
+        raise NotFound("This maker is not a member of the team.", field="handle")
+    owners = sum(1 for m in memberships.values() if m.role == Role.OWNER)
+    if target.role == Role.OWNER and role != Role.OWNER and owners == 1:
+        raise Conflict("A team needs at least one owner; make someone else owner first.", code="last_owner")
+    target.role = role
+    target.save(update_fields=["role"])
+    return target
+
+
+@transaction.atomic
+def team_member_remove(*, actor: User, team: Team, member_handle: str) -> None:
+    """Owners remove anyone; anyone may leave. The last owner can do neither to themself."""
+    memberships = _lock_memberships(team)
+    acting = memberships.get(actor.pk)
+    if acting is None:
+        raise Forbidden("Only members of this team may do that.", code="not_a_member")
+    target = next((m for m in memberships.values() if m.user.handle == member_handle), None)
+    if target is None:
+        raise NotFound("This maker is not a member of the team.", field="handle")
+    if target.pk != acting.pk and acting.role != Role.OWNER:
+        raise Forbidden("Only owners may remove other members.", code="role_required")
+    owners = sum(1 for m in memberships.values() if m.role == Role.OWNER)
+    if target.role == Role.OWNER and owners == 1:
+        raise Conflict("A team needs at least one owner; make someone else owner first.", code="last_owner")
+    target.delete()
+
+
+# --- API tokens ----------------------------------------------------------------------------------------------
+
+
+def _token_digest(raw_token: str) -> str:
+    # Tokens carry 240 random bits, so a fast hash is enough: no one can brute-force the pre-image.
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, user: User, name: str, scope: str) -> tuple[ApiToken, str]:
+    """Create a token and return it with the raw token, which is never stored and never shown again."""
+    name = _clean_text(name, field="name", max_length=80, required=True)
+    if scope not in TokenScope.values:
+        raise Invalid(f"Scope must be one of: {', '.join(TokenScope.values)}.", field="scope")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(30)
+    token = ApiToken.objects.create(
+        user=user, name=name, scope=scope, prefix=raw[:10], token_hash=_token_digest(raw)
+    )
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token_id: int) -> ApiToken:
+    """Revoke one of the actor's own tokens. Another user's token is reported as not found."""
+    token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
+    if token is None:
+        raise NotFound("No such token.")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_authenticate(*, raw_token: str) -> ApiToken | None:
+    """The active token matching `raw_token`, marking it used at most once a minute; None if there is none."""
+    if not raw_token.startswith(TOKEN_PREFIX) or len(raw_token) > 100:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=_token_digest(raw_token), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.CROWDMAKER_TOKEN_TOUCH_SECONDS)
+    if token.last_used_at is None or token.last_used_at < stale:
+        ApiToken.objects.filter(pk=token.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)).update(
+            last_used_at=now
+        )
+    return token
