@@ -51,16 +51,24 @@ def run(argv: list[str]) -> int:
     env = dict(os.environ)
     web = subprocess.Popen(  # noqa: S603 - fixed arguments, our own interpreter
         [
-            python, "-m", "gunicorn", "crowdmaker.config.wsgi:application",
-            "--bind", f"{options.host}:{options.port}",
-            "--workers", str(options.web_workers),
-            "--access-logfile", "-",
-            "--graceful-timeout", "10",
+            python,
+            "-m",
+            "gunicorn",
+            "crowdmaker.config.wsgi:application",
+            "--bind",
+            f"{options.host}:{options.port}",
+            "--workers",
+            str(options.web_workers),
+            "--access-logfile",
+            "-",
+            "--no-control-socket",
+            "--graceful-timeout",
+            "10",
         ],
         env=env,
     )
     worker = subprocess.Popen([python, "-m", "crowdmaker", "worker"], env=env)  # noqa: S603
-    children = [web, worker]
+    children = {"web server": web, "worker": worker}
     print(f"\nCrowdmaker is running at http://{options.host}:{options.port}/  (Ctrl-C stops it)\n", flush=True)
 
     stopping = False
@@ -73,18 +81,18 @@ def run(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     while not stopping:
-        for child in children:
+        for name, child in children.items():
             if child.poll() is not None:
-                print(f"crowdmaker: {child.args[2]} exited with {child.returncode}; stopping", file=sys.stderr)
+                print(f"crowdmaker: the {name} exited with {child.returncode}; stopping", file=sys.stderr)
                 exit_code = child.returncode or 1
                 stopping = True
         time.sleep(0.2)
     print("\ncrowdmaker: stopping the web server and the worker ...", file=sys.stderr, flush=True)
-    for child in children:
+    for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
-    for child in children:
+    for child in children.values():
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

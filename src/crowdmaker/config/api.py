@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from crowdmaker.core.api import install_error_handlers
@@ -26,7 +26,7 @@ api.add_router("", core_router)
 api.add_router("", people_router)
 
 
-def not_found(request: HttpRequest, rest: str = "") -> object:
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Unknown paths under /api/v1/ answer in the API's error shape, not with an HTML page."""
     from crowdmaker.core.api import error_response
 

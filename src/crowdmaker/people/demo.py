@@ -11,8 +11,12 @@ from crowdmaker.people.models import Role, Team, User
 DEMO_PASSWORD = "crowdmaker-demo"  # noqa: S105 - documented in the README; demo installs only
 
 MAKERS = [
-    ("ada", "Ada Okafor", "Electronics designer. Sensors, low-power radios and open hardware that lasts.",
-     ["https://example.org/ada"]),
+    (
+        "ada",
+        "Ada Okafor",
+        "Electronics designer. Sensors, low-power radios and open hardware that lasts.",
+        ["https://example.org/ada"],
+    ),
     ("bruno", "Bruno Lindqvist", "Furniture maker and CNC operator in a shared workshop.", []),
     ("chen", "Chen Wei", "Firmware engineer; speaks fluent W3C Thing Description.", ["https://example.org/chen"]),
     ("dara", "Dara Nwosu", "Runs a small injection-moulding shop; makes enclosures for other makers.", []),
@@ -21,12 +25,24 @@ MAKERS = [
 ]
 
 TEAMS = [
-    ("open-sensors", "Open Sensors Collective", "Air, soil and water sensors that speak one protocol.",
-     [("ada", Role.OWNER), ("chen", Role.MAINTAINER), ("emil", Role.MEMBER)]),
-    ("workshop-commons", "Workshop Commons", "Tools, jigs and furniture for shared workshops.",
-     [("bruno", Role.OWNER), ("dara", Role.MAINTAINER), ("farah", Role.MEMBER)]),
-    ("light-lab", "Light Lab", "Open lamps and dimmers, from PCB to shade.",
-     [("farah", Role.OWNER), ("ada", Role.MEMBER)]),
+    (
+        "open-sensors",
+        "Open Sensors Collective",
+        "Air, soil and water sensors that speak one protocol.",
+        [("ada", Role.OWNER), ("chen", Role.MAINTAINER), ("emil", Role.MEMBER)],
+    ),
+    (
+        "workshop-commons",
+        "Workshop Commons",
+        "Tools, jigs and furniture for shared workshops.",
+        [("bruno", Role.OWNER), ("dara", Role.MAINTAINER), ("farah", Role.MEMBER)],
+    ),
+    (
+        "light-lab",
+        "Light Lab",
+        "Open lamps and dimmers, from PCB to shade.",
+        [("farah", Role.OWNER), ("ada", Role.MEMBER)],
+    ),
 ]
 
 
@@ -37,7 +53,7 @@ def load(report: Report) -> int:
         if User.objects.filter(handle=handle).exists():
             continue
         user = services.user_create(
-            email=f"{handle}@demo.crowdmaker.invalid", password=DEMO_PASSWORD, handle=handle, display_name=name
+            email=f"{handle}@example.org", password=DEMO_PASSWORD, handle=handle, display_name=name
         )
         services.profile_update(user=user, bio=bio, links=links)
         created += 1

@@ -54,7 +54,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="May sign in to the operators' admin.")
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -64,9 +64,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.CheckConstraint(condition=models.Q(email=Lower("email")), name="people_user_email_lowercase"),
             models.UniqueConstraint("handle", name="people_user_handle_unique"),
-            models.CheckConstraint(
-                condition=models.Q(handle__regex=HANDLE_PATTERN), name="people_user_handle_format"
-            ),
+            models.CheckConstraint(condition=models.Q(handle__regex=HANDLE_PATTERN), name="people_user_handle_format"),
         ]
 
     def __str__(self) -> str:
@@ -210,4 +208,3 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
-
