@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
@@ -101,7 +102,7 @@ def test_run_serves_the_platform_and_ctrl_c_stops_everything(tmp_path: Path) -> 
 
     assert code == 0, (tmp_path / "first.log").read_text()
     assert not (var_dir / "postgres" / "postmaster.pid").exists(), "PostgreSQL must stop with Ctrl-C"
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError):
         _get(f"{base}/api/v1/health")
 
     second = _start(var_dir, port, tmp_path / "second.log")
