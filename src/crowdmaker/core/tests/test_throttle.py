@@ -1,0 +1,71 @@
+"""Throttle events count per scope and key inside the window; pruning forgets only what has left it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crowdmaker.core import selectors, services
+from crowdmaker.core.errors import Throttled
+from crowdmaker.core.models import ThrottleEvent
+
+
+def test_events_count_per_scope_and_key(db: None) -> None:
+    key = services.throttle_key("login", "203.0.113.7")
+    for _ in range(3):
+        services.throttle_record(scope="login", key=key)
+    services.throttle_record(scope="signup", key=key)
+    services.throttle_record(scope="login", key=services.throttle_key("login", "198.51.100.1"))
+
+    assert selectors.throttle_count(scope="login", key=key) == 3
+    assert selectors.throttle_count(scope="signup", key=key) == 1
+
+
+def test_the_key_is_a_hash_not_the_client_identity() -> None:
+    key = services.throttle_key("login", "203.0.113.7", "ada@example.org")
+    assert len(key) == 64
+    assert "203.0.113.7" not in key
+    assert key == services.throttle_key("login", "203.0.113.7", "ada@example.org")
+
+
+def test_check_refuses_at_the_limit_with_retry_after(db: None, settings) -> None:
+    settings.CROWDMAKER_THROTTLE_WINDOW_SECONDS = 600
+    key = services.throttle_key("x")
+    services.throttle_record(scope="login", key=key)
+    selectors.throttle_check(scope="login", key=key, limit=2, message="slow down")  # one below: fine
+    services.throttle_record(scope="login", key=key)
+
+    with pytest.raises(Throttled) as refused:
+        selectors.throttle_check(scope="login", key=key, limit=2, message="slow down")
+
+    assert refused.value.status == 429
+    assert refused.value.retry_after == 600
+    assert refused.value.message == "slow down"
+
+
+def test_events_older_than_the_window_neither_count_nor_survive_pruning(db: None, settings) -> None:
+    settings.CROWDMAKER_THROTTLE_WINDOW_SECONDS = 60
+    key = services.throttle_key("x")
+    services.throttle_record(scope="login", key=key)
+    services.throttle_record(scope="login", key=key)
+    ThrottleEvent.objects.filter(pk=ThrottleEvent.objects.order_by("pk").first().pk).update(
+        created_at=timezone.now() - timedelta(seconds=61)
+    )
+
+    assert selectors.throttle_count(scope="login", key=key) == 1
+    assert services.throttle_prune() == 1
+    assert services.throttle_prune() == 0  # idempotent
+    assert ThrottleEvent.objects.count() == 1
+
+
+def test_clear_forgets_one_key_only(db: None) -> None:
+    mine, theirs = services.throttle_key("a"), services.throttle_key("b")
+    services.throttle_record(scope="login", key=mine)
+    services.throttle_record(scope="login", key=theirs)
+
+    services.throttle_clear(scope="login", key=mine)
+
+    assert selectors.throttle_count(scope="login", key=mine) == 0
+    assert selectors.throttle_count(scope="login", key=theirs) == 1
