@@ -10,164 +10,339 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('email', models.EmailField(help_text='Stored in lowercase.', max_length=254, unique=True)),
-                ('handle', models.CharField(help_text='Public name in links: /makers/<handle>/. 2 to 30 lowercase letters, digits or hyphens; no hyphen at either end.', max_length=30, validators=[django.core.validators.RegexValidator('^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$', '2 to 30 lowercase letters, digits or hyphens; no hyphen at either end.')])),
-                ('is_active', models.BooleanField(default=True)),
-                ('is_staff', models.BooleanField(default=False, help_text="May sign in to the operators' admin.")),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                ("last_login", models.DateTimeField(blank=True, null=True, verbose_name="last login")),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                ("email", models.EmailField(help_text="Stored in lowercase.", max_length=254, unique=True)),
+                (
+                    "handle",
+                    models.CharField(
+                        help_text="Public name in links: /makers/<handle>/. 2 to 30 lowercase letters, digits or hyphens; no hyphen at either end.",
+                        max_length=30,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$",
+                                "2 to 30 lowercase letters, digits or hyphens; no hyphen at either end.",
+                            )
+                        ],
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("is_staff", models.BooleanField(default=False, help_text="May sign in to the operators' admin.")),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('scope', models.CharField(choices=[('read', 'Read only'), ('write', 'Read and write')], max_length=10)),
-                ('prefix', models.CharField(help_text='The first characters, so the owner can tell tokens apart.', max_length=12)),
-                ('token_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "scope",
+                    models.CharField(choices=[("read", "Read only"), ("write", "Read and write")], max_length=10),
+                ),
+                (
+                    "prefix",
+                    models.CharField(
+                        help_text="The first characters, so the owner can tell tokens apart.", max_length=12
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(max_length=80)),
-                ('bio', models.TextField(blank=True, max_length=2000)),
-                ('links', django.contrib.postgres.fields.ArrayField(base_field=models.URLField(max_length=300), blank=True, default=list, size=5)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("display_name", models.CharField(max_length=80)),
+                ("bio", models.TextField(blank=True, max_length=2000)),
+                (
+                    "links",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.URLField(max_length=300), blank=True, default=list, size=5
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="profile", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.CharField(max_length=50, validators=[django.core.validators.RegexValidator('^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$', '2 to 50 lowercase letters, digits or hyphens; no hyphen at either end.')])),
-                ('name', models.CharField(max_length=80)),
-                ('description', models.TextField(blank=True, max_length=2000)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "slug",
+                    models.CharField(
+                        max_length=50,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+                                "2 to 50 lowercase letters, digits or hyphens; no hyphen at either end.",
+                            )
+                        ],
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                ("description", models.TextField(blank=True, max_length=2000)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('maintainer', 'Maintainer'), ('member', 'Member')], max_length=20)),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='people.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("maintainer", "Maintainer"), ("member", "Member")], max_length=20
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="people.team"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TeamInvitation',
+            name="TeamInvitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('maintainer', 'Maintainer'), ('member', 'Member')], max_length=20)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('revoked', 'Revoked'), ('expired', 'Expired')], default='pending', max_length=20)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('responded_at', models.DateTimeField(blank=True, null=True)),
-                ('invited_by', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('invitee', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='team_invitations', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='people.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("maintainer", "Maintainer"), ("member", "Member")], max_length=20
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("revoked", "Revoked"),
+                            ("expired", "Expired"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("responded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "invitee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="team_invitations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="invitations", to="people.team"
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('email', django.db.models.functions.text.Lower('email'))), name='people_user_email_lowercase'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("email", django.db.models.functions.text.Lower("email"))),
+                name="people_user_email_lowercase",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(models.F('handle'), name='people_user_handle_unique'),
+            model_name="user",
+            constraint=models.UniqueConstraint(models.F("handle"), name="people_user_handle_unique"),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('handle__regex', '^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$')), name='people_user_handle_format'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("handle__regex", "^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")),
+                name="people_user_handle_format",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='apitoken',
-            constraint=models.UniqueConstraint(models.F('token_hash'), name='people_apitoken_hash_unique'),
+            model_name="apitoken",
+            constraint=models.UniqueConstraint(models.F("token_hash"), name="people_apitoken_hash_unique"),
         ),
         migrations.AddConstraint(
-            model_name='apitoken',
-            constraint=models.CheckConstraint(condition=models.Q(('scope__in', ['read', 'write'])), name='people_apitoken_scope_valid'),
+            model_name="apitoken",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("scope__in", ["read", "write"])), name="people_apitoken_scope_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='apitoken',
-            constraint=models.CheckConstraint(condition=models.Q(('token_hash__length', 64)), name='people_apitoken_hash_length'),
+            model_name="apitoken",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("token_hash__length", 64)), name="people_apitoken_hash_length"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='apitoken',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='people_apitoken_name_set'),
+            model_name="apitoken",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True), name="people_apitoken_name_set"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='profile',
-            constraint=models.CheckConstraint(condition=models.Q(('display_name', ''), _negated=True), name='people_profile_display_name_set'),
+            model_name="profile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("display_name", ""), _negated=True), name="people_profile_display_name_set"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='profile',
-            constraint=models.CheckConstraint(condition=models.Q(('bio__length__lte', 2000)), name='people_profile_bio_length'),
+            model_name="profile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("bio__length__lte", 2000)), name="people_profile_bio_length"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='team',
-            constraint=models.UniqueConstraint(models.F('slug'), name='people_team_slug_unique'),
+            model_name="team",
+            constraint=models.UniqueConstraint(models.F("slug"), name="people_team_slug_unique"),
         ),
         migrations.AddConstraint(
-            model_name='team',
-            constraint=models.CheckConstraint(condition=models.Q(('slug__regex', '^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$')), name='people_team_slug_format'),
+            model_name="team",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("slug__regex", "^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")),
+                name="people_team_slug_format",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='team',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='people_team_name_set'),
+            model_name="team",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True), name="people_team_name_set"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='team',
-            constraint=models.CheckConstraint(condition=models.Q(('description__length__lte', 2000)), name='people_team_description_length'),
+            model_name="team",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("description__length__lte", 2000)), name="people_team_description_length"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(models.F('team'), models.F('user'), name='people_membership_once_per_team'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                models.F("team"), models.F("user"), name="people_membership_once_per_team"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['owner', 'maintainer', 'member'])), name='people_membership_role_valid'),
+            model_name="membership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["owner", "maintainer", "member"])), name="people_membership_role_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teaminvitation',
-            constraint=models.UniqueConstraint(models.F('team'), models.F('invitee'), condition=models.Q(('status', 'pending')), name='people_invitation_one_pending_per_invitee'),
+            model_name="teaminvitation",
+            constraint=models.UniqueConstraint(
+                models.F("team"),
+                models.F("invitee"),
+                condition=models.Q(("status", "pending")),
+                name="people_invitation_one_pending_per_invitee",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teaminvitation',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['owner', 'maintainer', 'member'])), name='people_invitation_role_valid'),
+            model_name="teaminvitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["owner", "maintainer", "member"])), name="people_invitation_role_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teaminvitation',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'accepted', 'declined', 'revoked', 'expired'])), name='people_invitation_status_valid'),
+            model_name="teaminvitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "accepted", "declined", "revoked", "expired"])),
+                name="people_invitation_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teaminvitation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('responded_at__isnull', True), ('status', 'pending')), models.Q(models.Q(('status', 'pending'), _negated=True), ('responded_at__isnull', False)), _connector='OR'), name='people_invitation_responded_when_closed'),
+            model_name="teaminvitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("responded_at__isnull", True), ("status", "pending")),
+                    models.Q(models.Q(("status", "pending"), _negated=True), ("responded_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="people_invitation_responded_when_closed",
+            ),
         ),
     ]
