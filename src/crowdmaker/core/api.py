@@ -6,14 +6,25 @@ Error shape, everywhere: `{"error": {"code": "...", "message": "...", "field": "
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Field, NinjaAPI, Router, Schema
+import ninja
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.template import engines
+from django.urls import URLPattern, URLResolver, path, reverse
+from ninja import Field, NinjaAPI, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import DocsBase
 from ninja.pagination import CursorPagination
 from pydantic import ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 
 from crowdmaker.core.errors import DomainError, Throttled
 
@@ -50,9 +61,7 @@ class InputSchema(Schema):
 def error_response(
     api: NinjaAPI, request: HttpRequest, *, status: int, code: str, message: str, field: str | None = None
 ) -> HttpResponse:
-    return api.create_response(
-        request, {"error": {"code": code, "message": message, "field": field}}, status=status
-    )
+    return api.create_response(request, {"error": {"code": code, "message": message, "field": field}}, status=status)
 
 
 def _field_path(location: Any) -> str | None:
@@ -60,8 +69,9 @@ def _field_path(location: Any) -> str | None:
     if not isinstance(location, list | tuple):
         return None
     parts = [str(part) for part in location if part not in ("body", "query", "path", "header", "cookie")]
-    # django-ninja nests the body under the handler's parameter name; drop it when there is more.
-    if len(parts) > 1 and location and location[0] == "body":
+    # django-ninja nests the body under the handler's parameter name, which means nothing to a caller:
+    # drop it, so a wrong field is "links.0" and a body that is not an object at all has no field.
+    if location and location[0] == "body":
         parts = parts[1:]
     return ".".join(parts) or None
 
@@ -77,9 +87,7 @@ def _validation_message(error: dict[str, Any]) -> str:
 
 def install_error_handlers(api: NinjaAPI) -> None:
     def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-        response = error_response(
-            api, request, status=exc.status, code=exc.code, message=exc.message, field=exc.field
-        )
+        response = error_response(api, request, status=exc.status, code=exc.code, message=exc.message, field=exc.field)
         if isinstance(exc, Throttled):
             response["Retry-After"] = str(exc.retry_after)
         return response
@@ -119,16 +127,24 @@ def install_error_handlers(api: NinjaAPI) -> None:
             api, request, status=500, code="internal_error", message="Something went wrong on our side."
         )
 
-    api.add_exception_handler(DomainError, on_domain_error)
-    api.add_exception_handler(ValidationError, on_validation_error)
-    api.add_exception_handler(AuthenticationError, on_authentication_error)
-    api.add_exception_handler(HttpError, on_http_error)
-    api.add_exception_handler(Http404, on_not_found)
-    api.add_exception_handler(Exception, on_unexpected)
+    handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
+        (DomainError, on_domain_error),
+        (ValidationError, on_validation_error),
+        (AuthenticationError, on_authentication_error),
+        (HttpError, on_http_error),
+        (Http404, on_not_found),
+        (Exception, on_unexpected),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, handler)
 
 
 class Cursor(CursorPagination):
-    """Cursor pagination over a stable ordering; `page_size` is 1 to 100 and an out-of-range value is an error."""
+    """Cursor pagination over a stable ordering; `page_size` is 1 to 100 and an out-of-range value is an error.
+
+    A cursor is only ever one this API handed out; anything else (tampered, truncated, from another list) is
+    refused as a validation error on `cursor` rather than failing deep inside the query.
+    """
 
     class Input(Schema):
         page_size: int | None = Field(None, ge=1, le=100, description="Items per page (default 20).")
@@ -136,6 +152,136 @@ class Cursor(CursorPagination):
 
     def __init__(self, *, ordering: tuple[str, ...] = ("id",), **kwargs: Any) -> None:
         super().__init__(ordering=ordering, page_size=20, max_page_size=100, **kwargs)
+
+    def paginate_queryset(self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any) -> Any:
+        self._check_cursor(queryset, pagination.cursor)
+        return super().paginate_queryset(queryset, pagination, request, **params)
+
+    def _check_cursor(self, queryset: QuerySet[Any], encoded: str | None) -> None:
+        invalid = ValidationError([{"cursor": "This cursor is not valid; start again from the first page"}])
+        try:
+            cursor = self.Cursor.from_encoded_param(encoded)
+        except (
+            PydanticValidationError,
+            ValidationError,
+        ) as exc:  # not base64, or, but its fits fields out of range or of a wrong type
+            raise invalid from exc
+        if cursor.p is None:
+            return
+        try:  # building the lookup converts the position to the ordering field's type, without a query
+            queryset.filter(**{self._order_attribute: cursor.p})
+        except (ValueError, TypeError, DjangoValidationError) as exc:
+            raise invalid from exc
+
+
+# --- the API object: offline docs, and the error shape for what ninja answers by itself ------------------
+
+DOCS_ASSETS_DIR = Path(ninja.__file__).parent / "static" / "ninja"
+DOCS_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-init.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+    "favicon.png": "image/png",
+}
+DOCS_ASSETS_MAX_AGE = 24 * 60 * 60  # seconds; the files change only when django-ninja is upgraded
+
+# Swagger UI from the copy that ships inside django-ninja, served by the API itself: the platform must work
+# offline, and ninja's default page loads Swagger UI from a CDN unless "ninja" is an installed app.
+SWAGGER_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{{ title }}</title>
+  <link rel="stylesheet" href="{{ assets }}swagger-ui.css">
+  <link rel="icon" href="{{ assets }}favicon.svg" type="image/svg+xml">
+  <link rel="icon" href="{{ assets }}favicon.png" type="image/png">
+</head>
+<body data-csrf-token="{{ csrf_token }}" data-api-csrf="true">
+  <script type="application/json" id="swagger-settings">{{ settings|safe }}</script>
+  <div id="swagger-ui"></div>
+  <script src="{{ assets }}swagger-ui-bundle.js"></script>
+  <script src="{{ assets }}swagger-ui-init.js"></script>
+</body>
+</html>
+"""
+
+
+class OfflineSwagger(DocsBase):
+    """Swagger UI whose scripts and styles come from this server, never from a CDN."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        settings = {"url": self.get_openapi_url(api, kwargs), "layout": "BaseLayout", "deepLinking": True}
+        template = engines["django"].from_string(SWAGGER_PAGE)
+        context = {
+            "title": api.title,
+            "assets": reverse(f"{api.urls_namespace}:docs-asset", kwargs={"name": "x"})[:-1],
+            # "</" cannot end the script element early: the settings are ours, but stay safe by construction.
+            "settings": json.dumps(settings).replace("</", "<\\/"),
+        }
+        return HttpResponse(template.render(context, request))
+
+
+def docs_asset(request: HttpRequest, name: str) -> HttpResponseBase:
+    """One of the Swagger UI files shipped with django-ninja; nothing else is reachable through this view."""
+    content_type = DOCS_ASSETS.get(name)
+    if content_type is None:
+        raise Http404(name)
+    response = FileResponse((DOCS_ASSETS_DIR / name).open("rb"), content_type=content_type)
+    response["Cache-Control"] = f"public, max-age={DOCS_ASSETS_MAX_AGE}"
+    return response
+
+
+class CrowdmakerApi(NinjaAPI):
+    """NinjaAPI whose every answer, including those ninja gives by itself, has the one error shape.
+
+    ninja answers a wrong method with a plain-text 405 and the bare /api/v1/ root with Django's HTML 404;
+    each URL it builds is wrapped here so those come back as JSON errors too.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("docs", OfflineSwagger())
+        super().__init__(**kwargs)
+
+    @property
+    def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = self._in_error_shape(pattern.callback)
+        patterns.append(path("docs/assets/<str:name>", self._in_error_shape(docs_asset), name="docs-asset"))
+        return patterns, app_name, namespace
+
+    def _in_error_shape(self, view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        # Operations check their own methods; the docs, schema and root views are read-only pages.
+        read_only = getattr(view, "csrf_exempt", False) is False
+
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            response: HttpResponseBase
+            if read_only and request.method not in ("GET", "HEAD"):
+                response = HttpResponse(status=405)
+                response["Allow"] = "GET, HEAD"
+            else:
+                try:
+                    response = view(request, *args, **kwargs)
+                except Http404:
+                    return error_response(self, request, status=404, code="not_found", message="Not found.")
+            if response.status_code == 405 and response.get("Content-Type", "").startswith("text/"):
+                allowed = response.get("Allow", "")
+                answer = error_response(
+                    self,
+                    request,
+                    status=405,
+                    code="method_not_allowed",
+                    message=f"{request.method} is not allowed here; allowed: {allowed}.",
+                )
+                answer["Allow"] = allowed
+                return answer
+            return response
+
+        wrapped.csrf_exempt = True  # type: ignore[attr-defined]
+        return wrapped
 
 
 router = Router(tags=["platform"])
@@ -147,12 +293,12 @@ class HealthOut(Schema):
 
 
 @router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, summary="Liveness and database check")
-def health(request: HttpRequest) -> tuple[int, dict[str, str]]:
+def health(request: HttpRequest) -> Status:
     from django.db import DatabaseError, connection
 
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
-        return 503, {"status": "unavailable", "database": "unreachable"}
-    return 200, {"status": "ok", "database": "ok"}
+        return Status(503, {"status": "unavailable", "database": "unreachable"})
+    return Status(200, {"status": "ok", "database": "ok"})
