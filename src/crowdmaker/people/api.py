@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
 from crowdmaker.core.errors import Forbidden
 from crowdmaker.people import selectors, services
-from crowdmaker.people.models import MAX_PROFILE_LINKS, Role, TokenScope, User
+from crowdmaker.people.models import MAX_PROFILE_LINKS, Membership, Role, TeamInvitation, TokenScope, User
 
 router = Router(tags=["people"])
 
@@ -85,12 +85,12 @@ class MemberOut(Schema):
     joined_at: datetime
 
     @staticmethod
-    def resolve_handle(membership: object) -> str:
-        return membership.user.handle  # type: ignore[attr-defined, no-any-return]
+    def resolve_handle(membership: Membership) -> str:
+        return membership.user.handle
 
     @staticmethod
-    def resolve_display_name(membership: object) -> str:
-        return membership.user.profile.display_name  # type: ignore[attr-defined, no-any-return]
+    def resolve_display_name(membership: Membership) -> str:
+        return membership.user.profile.display_name
 
 
 class MembershipOut(Schema):
@@ -99,12 +99,12 @@ class MembershipOut(Schema):
     role: Role
 
     @staticmethod
-    def resolve_team(membership: object) -> str:
-        return membership.team.slug  # type: ignore[attr-defined, no-any-return]
+    def resolve_team(membership: Membership) -> str:
+        return membership.team.slug
 
     @staticmethod
-    def resolve_team_name(membership: object) -> str:
-        return membership.team.name  # type: ignore[attr-defined, no-any-return]
+    def resolve_team_name(membership: Membership) -> str:
+        return membership.team.name
 
 
 class MemberPatch(InputSchema):
@@ -128,20 +128,20 @@ class InvitationOut(Schema):
     expires_at: datetime
 
     @staticmethod
-    def resolve_team(invitation: object) -> str:
-        return invitation.team.slug  # type: ignore[attr-defined, no-any-return]
+    def resolve_team(invitation: TeamInvitation) -> str:
+        return invitation.team.slug
 
     @staticmethod
-    def resolve_team_name(invitation: object) -> str:
-        return invitation.team.name  # type: ignore[attr-defined, no-any-return]
+    def resolve_team_name(invitation: TeamInvitation) -> str:
+        return invitation.team.name
 
     @staticmethod
-    def resolve_invitee(invitation: object) -> str:
-        return invitation.invitee.handle  # type: ignore[attr-defined, no-any-return]
+    def resolve_invitee(invitation: TeamInvitation) -> str:
+        return invitation.invitee.handle
 
     @staticmethod
-    def resolve_invited_by(invitation: object) -> str:
-        return invitation.invited_by.handle  # type: ignore[attr-defined, no-any-return]
+    def resolve_invited_by(invitation: TeamInvitation) -> str:
+        return invitation.invited_by.handle
 
 
 class TokenOut(Schema):
@@ -197,7 +197,9 @@ def invitation_decline(request: HttpRequest, invitation_id: int) -> object:
     return services.team_invitation_decline(actor=_actor(request), invitation_id=invitation_id)
 
 
-@router.get("/me/tokens", response={200: list[TokenOut], **ERRORS}, summary="The caller's API tokens (never the secret)")
+@router.get(
+    "/me/tokens", response={200: list[TokenOut], **ERRORS}, summary="The caller's API tokens (never the secret)"
+)
 @paginate(Cursor, ordering=("-id",))
 def tokens_list(request: HttpRequest) -> object:
     return selectors.api_tokens_of(user=_actor(request))
@@ -228,11 +230,11 @@ def teams_list(request: HttpRequest) -> object:
 
 
 @router.post("/teams", response={201: TeamOut, **ERRORS}, summary="Create a team; the caller becomes its owner")
-def team_create(request: HttpRequest, payload: TeamIn) -> tuple[int, object]:
+def team_create(request: HttpRequest, payload: TeamIn) -> Status:
     team = services.team_create(
         actor=_actor(request), slug=payload.slug, name=payload.name, description=payload.description
     )
-    return 201, selectors.team_by_slug(slug=team.slug)
+    return Status(201, selectors.team_by_slug(slug=team.slug))
 
 
 @router.get("/teams/{slug}", response={200: TeamOut, **ERRORS}, summary="A team's public page")
@@ -266,10 +268,10 @@ def team_member_update(request: HttpRequest, slug: str, handle: str, payload: Me
     response={204: None, **ERRORS},
     summary="Remove a member (owners) or leave the team (yourself)",
 )
-def team_member_remove(request: HttpRequest, slug: str, handle: str) -> tuple[int, None]:
+def team_member_remove(request: HttpRequest, slug: str, handle: str) -> Status:
     team = selectors.team_by_slug(slug=slug)
     services.team_member_remove(actor=_actor(request), team=team, member_handle=handle)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(
@@ -287,12 +289,12 @@ def team_invitations(request: HttpRequest, slug: str) -> object:
 @router.post(
     "/teams/{slug}/invitations", response={201: InvitationOut, **ERRORS}, summary="Invite a maker into the team"
 )
-def team_invitation_create(request: HttpRequest, slug: str, payload: InvitationIn) -> tuple[int, object]:
+def team_invitation_create(request: HttpRequest, slug: str, payload: InvitationIn) -> Status:
     team = selectors.team_by_slug(slug=slug)
     invitation = services.team_invitation_create(
         actor=_actor(request), team=team, invitee_handle=payload.handle, role=payload.role
     )
-    return 201, invitation
+    return Status(201, invitation)
 
 
 @router.delete(

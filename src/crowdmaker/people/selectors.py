@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Count, QuerySet
 
 from crowdmaker.core.errors import NotFound
-from crowdmaker.people.models import ApiToken, InvitationStatus, Membership, Role, Team, TeamInvitation, User
+from crowdmaker.people.models import (
+    HANDLE_PATTERN,
+    SLUG_PATTERN,
+    ApiToken,
+    InvitationStatus,
+    Membership,
+    Role,
+    Team,
+    TeamInvitation,
+    User,
+)
 
 
 def user_by_handle(*, handle: str) -> User:
-    user = User.objects.select_related("profile").filter(handle=handle.lower(), is_active=True).first()
+    handle = handle.lower()
+    # A string that cannot be a handle names no one; it never reaches the database (a NUL would break the query).
+    user = None
+    if re.fullmatch(HANDLE_PATTERN, handle):
+        user = User.objects.select_related("profile").filter(handle=handle, is_active=True).first()
     if user is None:
         raise NotFound("No maker has this handle.")
     return user
@@ -28,7 +44,8 @@ def teams_recent(*, limit: int = 8) -> QuerySet[Team]:
 
 
 def team_by_slug(*, slug: str) -> Team:
-    team = teams_all().filter(slug=slug.lower()).first()
+    slug = slug.lower()
+    team = teams_all().filter(slug=slug).first() if re.fullmatch(SLUG_PATTERN, slug) else None
     if team is None:
         raise NotFound("No team has this address.")
     return team
@@ -74,5 +91,3 @@ def profile_with_teams(*, handle: str) -> tuple[User, list[Membership]]:
     user = user_by_handle(handle=handle)
     memberships = list(teams_of(user=user))
     return user, memberships
-
-

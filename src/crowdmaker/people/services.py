@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -39,14 +40,21 @@ from crowdmaker.people.models import (
 )
 from crowdmaker.people.notifications import send_invitation_email
 
-TOKEN_PREFIX = "cm_"
+TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker that tells our tokens apart, not a secret
 INVITATION_LIFETIME = timedelta(days=14)
 
 
 # --- accounts and profiles -------------------------------------------------------------------------------
 
 
+def _refuse_nul(value: str, *, field: str) -> None:
+    # PostgreSQL text cannot hold NUL; without this check the database driver fails with a 500.
+    if "\x00" in value:
+        raise Invalid("This text contains a NUL character, which is not allowed.", field=field)
+
+
 def _clean_text(value: str, *, field: str, max_length: int, required: bool = False) -> str:
+    _refuse_nul(value, field=field)
     value = value.strip()
     if required and not value:
         raise Invalid("This field is required.", field=field)
@@ -55,9 +63,7 @@ def _clean_text(value: str, *, field: str, max_length: int, required: bool = Fal
     return value
 
 
-def _clean_handle(
-    handle: str, *, field: str = "handle", pattern: str = HANDLE_PATTERN, help: str = HANDLE_HELP
-) -> str:
+def _clean_handle(handle: str, *, field: str = "handle", pattern: str = HANDLE_PATTERN, help: str = HANDLE_HELP) -> str:
     handle = handle.strip().lower()
     if not re.fullmatch(pattern, handle):
         raise Invalid(help, field=field)
@@ -121,6 +127,7 @@ def _clean_links(links: list[str]) -> list[str]:
             continue
         if len(link) > 300:
             raise Invalid("A link may have at most 300 characters.", field=f"links.{position}")
+        _refuse_nul(link, field=f"links.{position}")
         try:
             validate_url(link)
         except ValidationError as exc:
@@ -200,7 +207,10 @@ def team_invitation_create(*, actor: User, team: Team, invitee_handle: str, role
     )
     if actor_role == Role.MAINTAINER and role != Role.MEMBER:
         raise Forbidden("Maintainers may invite members only; ask an owner.", code="role_required", field="role")
-    invitee = User.objects.filter(handle=invitee_handle.strip().lower(), is_active=True).first()
+    invitee_handle = invitee_handle.strip().lower()
+    invitee = None
+    if re.fullmatch(HANDLE_PATTERN, invitee_handle):
+        invitee = User.objects.filter(handle=invitee_handle, is_active=True).first()
     if invitee is None:
         raise NotFound("No maker has this handle.", field="handle")
     if Membership.objects.filter(team=team, user=invitee).exists():
@@ -220,9 +230,7 @@ def team_invitation_create(*, actor: User, team: Team, invitee_handle: str, role
 
 
 def _pending_invitation_for_update(invitation_id: int) -> TeamInvitation:
-    invitation = (
-        TeamInvitation.objects.select_for_update().select_related("team").filter(pk=invitation_id).first()
-    )
+    invitation = TeamInvitation.objects.select_for_update().select_related("team").filter(pk=invitation_id).first()
     if invitation is None:
         raise NotFound("No such invitation.")
     return invitation
@@ -294,7 +302,18 @@ def team_invitations_expire(*, now: datetime | None = None) -> int:
 def _lock_memberships(team: Team) -> dict[int, Membership]:
     """Lock the team's membership rows in primary-key order, so owner counts cannot race."""
     Team.objects.select_for_update().filter(pk=team.pk).first()
-    return {m.user_id: m for m in Membership.objects.select_for_update().filter(team=team).order_by("pk")}
+    memberships = (
+        Membership.objects.select_for_update(of=("self",)).select_related("user").filter(team=team).order_by("pk")
+    )
+    return {m.user_id: m for m in memberships}
+
+
+def _member_by_handle(memberships: dict[int, Membership], handle: str) -> Membership:
+    handle = handle.strip().lower()
+    target = next((m for m in memberships.values() if m.user.handle == handle), None)
+    if target is None:
+        raise NotFound("This maker is not a member of the team.", field="handle")
+    return target
 
 
 @transaction.atomic
@@ -307,9 +326,7 @@ def team_member_change_role(*, actor: User, team: Team, member_handle: str, role
         raise Forbidden("Only members of this team may do that.", code="not_a_member")
     if acting.role != Role.OWNER:
         raise Forbidden("Only owners may change roles.", code="role_required")
-    target = next((m for m in memberships.values() if m.user.handle == member_handle), None)
-    if target is None:
-        raise NotFound("This maker is not a member of the team.", field="handle")
+    target = _member_by_handle(memberships, member_handle)
     owners = sum(1 for m in memberships.values() if m.role == Role.OWNER)
     if target.role == Role.OWNER and role != Role.OWNER and owners == 1:
         raise Conflict("A team needs at least one owner; make someone else owner first.", code="last_owner")
@@ -325,9 +342,7 @@ def team_member_remove(*, actor: User, team: Team, member_handle: str) -> None:
     acting = memberships.get(actor.pk)
     if acting is None:
         raise Forbidden("Only members of this team may do that.", code="not_a_member")
-    target = next((m for m in memberships.values() if m.user.handle == member_handle), None)
-    if target is None:
-        raise NotFound("This maker is not a member of the team.", field="handle")
+    target = _member_by_handle(memberships, member_handle)
     if target.pk != acting.pk and acting.role != Role.OWNER:
         raise Forbidden("Only owners may remove other members.", code="role_required")
     owners = sum(1 for m in memberships.values() if m.role == Role.OWNER)
@@ -351,9 +366,7 @@ def api_token_create(*, user: User, name: str, scope: str) -> tuple[ApiToken, st
     if scope not in TokenScope.values:
         raise Invalid(f"Scope must be one of: {', '.join(TokenScope.values)}.", field="scope")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(30)
-    token = ApiToken.objects.create(
-        user=user, name=name, scope=scope, prefix=raw[:10], token_hash=_token_digest(raw)
-    )
+    token = ApiToken.objects.create(user=user, name=name, scope=scope, prefix=raw[:10], token_hash=_token_digest(raw))
     return token, raw
 
 
