@@ -250,7 +250,7 @@ def team_invitation_accept(*, actor: User, invitation_id: int) -> Membership:
     if invitation.status != InvitationStatus.PENDING:
         raise Conflict(f"This invitation is {invitation.status}.", code="invitation_closed")
     if invitation.expires_at <= timezone.now():
-        _close(invitation, InvitationStatus.EXPIRED)
+        # Not marked expired here: the refusal rolls this transaction back; `team_invitations_expire` closes it.
         raise Conflict("This invitation has expired.", code="invitation_closed")
     _close(invitation, InvitationStatus.ACCEPTED)
     return team_member_add(team=invitation.team, user=actor, role=invitation.role)

@@ -1,0 +1,295 @@
+"""Rules of the people services, called directly: each refusal raises its domain error and changes nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.people import services
+from crowdmaker.people.models import (
+    HANDLE_PATTERN,
+    ApiToken,
+    InvitationStatus,
+    Membership,
+    Profile,
+    Role,
+    Team,
+    TeamInvitation,
+    User,
+)
+
+MakeUser = Callable[..., User]
+PASSWORD = "correct horse battery staple"
+
+
+def counts() -> dict[str, int]:
+    return {
+        "users": User.objects.count(),
+        "profiles": Profile.objects.count(),
+        "teams": Team.objects.count(),
+        "memberships": Membership.objects.count(),
+        "invitations": TeamInvitation.objects.count(),
+        "tokens": ApiToken.objects.count(),
+    }
+
+
+@pytest.fixture
+def team(user: User) -> Team:
+    return services.team_create(actor=user, slug="lamp-makers", name="Lamp makers")
+
+
+# --- accounts and profiles --------------------------------------------------------------------------------------
+
+
+def test_user_create_lowercases_the_email_and_makes_a_profile(db: None) -> None:
+    user = services.user_create(email=" Ada@Example.ORG ", password=PASSWORD, handle=" Ada ")
+
+    assert (user.email, user.handle) == ("ada@example.org", "ada")
+    assert user.check_password(PASSWORD)
+    assert Profile.objects.get(user=user).display_name == "ada"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "code", "field"),
+    [
+        ({"email": "ADA@example.org"}, Conflict, "email_taken", "email"),
+        ({"handle": "ADA"}, Conflict, "handle_taken", "handle"),
+        ({"email": "not-an-email"}, Invalid, "invalid", "email"),
+        ({"handle": "a_b"}, Invalid, "invalid", "handle"),
+        ({"handle": "x" * 31}, Invalid, "invalid", "handle"),
+        ({"password": "short"}, Invalid, "invalid", "password"),
+        ({"display_name": "n" * 81}, Invalid, "invalid", "display_name"),
+        ({"display_name": "Nul\x00"}, Invalid, "invalid", "display_name"),
+    ],
+)
+def test_user_create_refusals_create_nothing(
+    user: User, kwargs: dict[str, Any], error: type[Exception], code: str, field: str
+) -> None:
+    before = counts()
+    arguments = {"email": "new@example.org", "password": PASSWORD, "handle": "newcomer", **kwargs}
+
+    with pytest.raises(error) as refused:
+        services.user_create(**arguments)
+
+    assert (refused.value.code, refused.value.field) == (code, field)  # type: ignore[attr-defined]
+    assert counts() == before
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(handle=st.one_of(st.text(max_size=35), st.from_regex(r"[a-z0-9][a-z0-9-]{0,28}[a-z0-9]", fullmatch=True)))
+def test_any_handle_is_either_stored_in_the_database_format_or_refused(db: None, handle: str) -> None:
+    with transaction.atomic():
+        before = counts()
+        refused: Invalid | None = None
+        try:
+            user = services.user_create(email="prop@example.org", password=None, handle=handle)
+        except Invalid as exc:
+            refused = exc
+        if refused is not None:
+            assert refused.field == "handle"
+            assert counts() == before
+        else:
+            stored = User.objects.values_list("handle", flat=True).get(pk=user.pk)
+            assert re.fullmatch(HANDLE_PATTERN, stored)
+            assert stored == handle.strip().lower()
+        transaction.set_rollback(True)
+
+
+def test_profile_update_changes_only_what_is_given(user: User) -> None:
+    services.profile_update(user=user, bio="Bio", links=["https://a.example.org"])
+
+    profile = services.profile_update(user=user, display_name="  Ada O.  ")
+
+    assert (profile.display_name, profile.bio, profile.links) == ("Ada O.", "Bio", ["https://a.example.org"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"display_name": " "}, "display_name"),
+        ({"bio": "b" * 2001}, "bio"),
+        ({"links": ["https://a.example.org"] * 6}, "links"),
+        ({"links": ["https://a.example.org", "mailto:ada@example.org"]}, "links.1"),
+        ({"bio": "ok", "links": ["nope"]}, "links.0"),  # one bad field refuses the whole edit
+    ],
+)
+def test_profile_update_refusals_change_nothing(user: User, kwargs: dict[str, Any], field: str) -> None:
+    before = Profile.objects.filter(user=user).values().get()
+
+    with pytest.raises(Invalid) as refused:
+        services.profile_update(user=user, **kwargs)
+
+    assert refused.value.field == field
+    assert Profile.objects.filter(user=user).values().get() == before
+
+
+# --- teams and members --------------------------------------------------------------------------------------------
+
+
+def test_team_create_normalises_the_slug_and_makes_the_creator_owner(user: User) -> None:
+    team = services.team_create(actor=user, slug="  Solar-Kilns ", name="Solar kilns")
+
+    assert team.slug == "solar-kilns"
+    assert Membership.objects.get(team=team).role == Role.OWNER
+
+
+def test_member_handles_match_whatever_their_case(user: User, other_user: User, team: Team) -> None:
+    services.team_member_add(team=team, user=other_user, role=Role.MEMBER)
+
+    membership = services.team_member_change_role(actor=user, team=team, member_handle=" BRUNO ", role="maintainer")
+
+    assert membership.role == Role.MAINTAINER
+    services.team_member_remove(actor=user, team=team, member_handle="Bruno")
+    assert not Membership.objects.filter(team=team, user=other_user).exists()
+
+
+def test_role_change_query_count_does_not_grow_with_members(
+    user: User, team: Team, make_user: MakeUser, django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(20):
+        services.team_member_add(team=team, user=make_user(), role=Role.MEMBER)
+    last = Membership.objects.filter(team=team).latest("pk").user.handle
+
+    with django_assert_max_num_queries(6):  # savepoint, team lock, member locks, update, release
+        services.team_member_change_role(actor=user, team=team, member_handle=last, role="maintainer")
+
+
+def test_two_owners_can_each_leave_but_not_both(user: User, other_user: User, team: Team) -> None:
+    services.team_member_add(team=team, user=other_user, role=Role.OWNER)
+
+    services.team_member_remove(actor=user, team=team, member_handle="ada")
+
+    with pytest.raises(Conflict) as refused:
+        services.team_member_remove(actor=other_user, team=team, member_handle="bruno")
+    assert refused.value.code == "last_owner"
+    assert list(Membership.objects.filter(team=team).values_list("user__handle", "role")) == [("bruno", "owner")]
+
+
+def test_team_update_refusals_change_nothing(user: User, other_user: User, team: Team) -> None:
+    with pytest.raises(Forbidden):
+        services.team_update(actor=other_user, team=team, name="Hijacked")
+    with pytest.raises(Invalid):
+        services.team_update(actor=user, team=team, name="Fine", description="\x00")
+
+    assert Team.objects.filter(pk=team.pk).values_list("name", "description").get() == ("Lamp makers", "")
+
+
+# --- invitations -----------------------------------------------------------------------------------------------------
+
+
+def test_invitation_mail_is_scheduled_only_for_a_made_invitation(
+    user: User, other_user: User, team: Team, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="member")
+    assert len(callbacks) == 1
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(Conflict):
+        services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="member")
+    assert callbacks == []
+
+
+def test_invalid_role_is_refused_before_anything_else(user: User, other_user: User, team: Team) -> None:
+    with pytest.raises(Invalid) as refused:
+        services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="admin")
+
+    assert refused.value.field == "role"
+    assert TeamInvitation.objects.count() == 0
+
+
+def test_an_expired_invitation_cannot_be_accepted_and_the_expiry_job_closes_it(
+    user: User, other_user: User, team: Team
+) -> None:
+    invitation = services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="member")
+    later = timezone.now() + services.INVITATION_LIFETIME + timedelta(seconds=1)
+    TeamInvitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    with pytest.raises(Conflict):
+        services.team_invitation_accept(actor=other_user, invitation_id=invitation.pk)
+    assert not Membership.objects.filter(team=team, user=other_user).exists()
+
+    assert services.team_invitations_expire(now=later) == 1
+    assert services.team_invitations_expire(now=later) == 0  # a rerun finds nothing left to do
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.EXPIRED
+    assert invitation.responded_at == later
+
+
+def test_accepting_after_joining_another_way_keeps_the_membership(user: User, other_user: User, team: Team) -> None:
+    invitation = services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="maintainer")
+    services.team_member_add(team=team, user=other_user, role=Role.MEMBER)
+
+    membership = services.team_invitation_accept(actor=other_user, invitation_id=invitation.pk)
+
+    assert membership.role == Role.MEMBER
+    assert Membership.objects.filter(team=team, user=other_user).count() == 1
+
+
+# --- API tokens ------------------------------------------------------------------------------------------------------
+
+
+def test_a_token_is_stored_only_as_its_hash(user: User) -> None:
+    token, raw = services.api_token_create(user=user, name=" laptop ", scope="read")
+
+    assert raw.startswith("cm_")
+    assert len(raw) > 40
+    stored = ApiToken.objects.filter(pk=token.pk).values().get()
+    assert raw not in [str(value) for value in stored.values()]
+    assert (stored["name"], stored["prefix"]) == ("laptop", raw[:10])
+    assert services.api_token_authenticate(raw_token=raw) == token
+
+
+@pytest.mark.parametrize(
+    ("name", "scope", "field"), [(" ", "read", "name"), ("x", "admin", "scope"), ("\x00", "read", "name")]
+)
+def test_token_create_refusals_create_nothing(user: User, name: str, scope: str, field: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        services.api_token_create(user=user, name=name, scope=scope)
+
+    assert refused.value.field == field
+    assert ApiToken.objects.count() == 0
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(user: User) -> None:
+    token, raw = services.api_token_create(user=user, name="laptop", scope="read")
+    recent = timezone.now() - timedelta(seconds=30)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=recent)
+
+    services.api_token_authenticate(raw_token=raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == recent
+
+    stale = timezone.now() - timedelta(seconds=120)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=stale)
+    services.api_token_authenticate(raw_token=raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > stale  # type: ignore[operator]
+
+
+def test_revoked_tokens_and_inactive_accounts_do_not_authenticate(user: User, other_user: User) -> None:
+    revoked, revoked_raw = services.api_token_create(user=user, name="old", scope="write")
+    services.api_token_revoke(actor=user, token_id=revoked.pk)
+    _, inactive_raw = services.api_token_create(user=other_user, name="bruno", scope="write")
+    User.objects.filter(pk=other_user.pk).update(is_active=False)
+
+    assert services.api_token_authenticate(raw_token=revoked_raw) is None
+    assert services.api_token_authenticate(raw_token=inactive_raw) is None
+    assert services.api_token_authenticate(raw_token="cm_" + "x" * 200) is None
+    assert services.api_token_authenticate(raw_token=revoked_raw[3:]) is None
+
+
+def test_nobody_revokes_anothers_token(user: User, other_user: User) -> None:
+    theirs, raw = services.api_token_create(user=other_user, name="bruno", scope="write")
+
+    with pytest.raises(NotFound):
+        services.api_token_revoke(actor=user, token_id=theirs.pk)
+
+    assert ApiToken.objects.get(pk=theirs.pk).revoked_at is None
+    assert services.api_token_authenticate(raw_token=raw) == theirs
