@@ -38,7 +38,7 @@ class SignupForm(ServiceForm):
     handle = forms.CharField(
         label="Handle",
         max_length=30,
-        help_text="Your address on Crowdmaker: /makers/<handle>/. " + HANDLE_HELP,
+        help_text="Your page will be /makers/your-handle/. " + HANDLE_HELP,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}),
     )
     display_name = forms.CharField(
@@ -96,7 +96,7 @@ class TeamCreateForm(ServiceForm):
     slug = forms.CharField(
         label="Address",
         max_length=50,
-        help_text="The team's page will be /teams/<address>/. " + SLUG_HELP,
+        help_text="The team's page will be /teams/the-address/. " + SLUG_HELP,
         widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
     )
     name = forms.CharField(label="Name", max_length=80)
