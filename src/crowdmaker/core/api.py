@@ -211,7 +211,12 @@ class OfflineSwagger(DocsBase):
     """Swagger UI whose scripts and styles come from this server, never from a CDN."""
 
     def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
-        settings = {"url": self.get_openapi_url(api, kwargs), "layout": "BaseLayout", "deepLinking": True}
+        settings = {
+            "url": self.get_openapi_url(api, kwargs),
+            "layout": "BaseLayout",
+            "deepLinking": True,
+            "validatorUrl": None,  # Swagger UI would otherwise send the schema to validator.swagger.io
+        }
         template = engines["django"].from_string(SWAGGER_PAGE)
         context = {
             "title": api.title,
