@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import ninja
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -37,6 +38,7 @@ STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "too_large",
     422: "invalid",
     429: "throttled",
 }
@@ -121,6 +123,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return error_response(api, request, status=404, code="not_found", message="Not found.")
 
+    def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+        # Django refuses what it will not even read (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, say); the caller
+        # gets a refusal, not a 500.
+        if isinstance(exc, RequestDataTooBig):
+            return error_response(api, request, status=413, code="too_large", message="The request body is too large.")
+        return error_response(api, request, status=400, code="bad_request", message="The request is not valid.")
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled error in API request %s %s", request.method, request.path)
         return error_response(
@@ -133,6 +142,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (AuthenticationError, on_authentication_error),
         (HttpError, on_http_error),
         (Http404, on_not_found),
+        (SuspiciousOperation, on_suspicious),
         (Exception, on_unexpected),
     ]
     for exc_class, handler in handlers:

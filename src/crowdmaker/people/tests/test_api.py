@@ -179,6 +179,15 @@ def test_unparseable_profile_body_is_refused_and_changes_nothing(
     assert profile_state(user) == before
 
 
+def test_an_over_large_body_is_413_and_changes_nothing(api: ApiClient, user: User) -> None:
+    before = profile_state(user)
+
+    response = api.patch("/api/v1/me/profile", raw='{"bio": "' + "x" * 3_000_000 + '"}')
+
+    assert_error(response, 413, "too_large")
+    assert profile_state(user) == before
+
+
 def test_public_profile_and_unknown_handle(api: ApiClient, other_user: User) -> None:
     response = api.get("/api/v1/makers/BRUNO")
 
