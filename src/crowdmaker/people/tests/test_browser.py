@@ -99,7 +99,9 @@ def test_sign_up_log_out_log_in_create_a_team_and_see_it_on_the_profile(
     ]
 
 
-def test_htmx_revokes_an_invitation_in_place(live_server: Any, transactional_db: None, page: Any) -> None:
+def test_htmx_revokes_in_place_and_shows_a_refusal_in_place(
+    live_server: Any, transactional_db: None, page: Any
+) -> None:
     from playwright.sync_api import expect
 
     from crowdmaker.people import services
@@ -123,3 +125,10 @@ def test_htmx_revokes_an_invitation_in_place(live_server: Any, transactional_db:
     expect(invitations).to_contain_text("The invitation of @bruno is revoked.")
     expect(invitations).to_contain_text("No pending invitations.")
     expect(page).to_have_url(base + "/teams/solar-works/")  # swapped in place, no navigation
+
+    # A refusal (HTTP 409) is swapped in too, with its message, and changes nothing.
+    page.get_by_label("Role of @ada").select_option("member")
+    page.get_by_role("button", name="Change role").click()
+    members = page.locator("#members")
+    expect(members.get_by_role("alert")).to_have_text("A team needs at least one owner; make someone else owner first.")
+    assert Membership.objects.get(team=team, user=ada).role == Role.OWNER
