@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -293,3 +294,49 @@ def test_nobody_revokes_anothers_token(user: User, other_user: User) -> None:
 
     assert ApiToken.objects.get(pk=theirs.pk).revoked_at is None
     assert services.api_token_authenticate(raw_token=raw) == theirs
+
+
+# --- concurrency -----------------------------------------------------------------------------------------------------
+
+
+def _race(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls at the same moment, each in its own thread and database connection; return each outcome."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(position: int, call: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            outcomes[position] = call()
+        except Exception as exc:
+            outcomes[position] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("action", ["leave", "demote"])
+def test_two_owners_acting_at_once_still_leave_one_owner(make_user: MakeUser, action: str) -> None:
+    ada, bruno = make_user("ada"), make_user("bruno")
+    team = services.team_create(actor=ada, slug="race-team", name="Race team")
+    services.team_member_add(team=team, user=bruno, role=Role.OWNER)
+
+    def act(actor: User, handle: str) -> Callable[[], object]:
+        if action == "leave":
+            return lambda: services.team_member_remove(actor=actor, team=team, member_handle=handle)
+        return lambda: services.team_member_change_role(actor=actor, team=team, member_handle=handle, role="member")
+
+    # Each owner steps down at the same moment; without the locks both would see two owners and succeed.
+    outcomes = _race(act(ada, "ada"), act(bruno, "bruno"))
+
+    refusals = [o for o in outcomes if isinstance(o, Conflict)]
+    assert len(refusals) == 1, outcomes
+    assert refusals[0].code == "last_owner"
+    assert Membership.objects.filter(team=team, role=Role.OWNER).count() == 1
