@@ -1,5 +1,6 @@
-"""Shared pieces of the JSON API: the one error shape, exception handlers, strict input schemas and cursor
-pagination. Domain apps build their routers from these; `config.api` wires them into the API.
+"""Shared pieces of the JSON API: the one error shape, exception handlers, strict input schemas, cursor
+pagination, and `CrowdmakerApi` (offline docs, JSON 404/405). Domain apps build their routers from these;
+`config.api` wires them into the API. Nothing here may answer an API caller with HTML or a bare 500.
 
 Error shape, everywhere: `{"error": {"code": "...", "message": "...", "field": "..." | null}}`.
 """
@@ -171,10 +172,7 @@ class Cursor(CursorPagination):
         invalid = ValidationError([{"cursor": "This cursor is not valid; start again from the first page"}])
         try:
             cursor = self.Cursor.from_encoded_param(encoded)
-        except (
-            PydanticValidationError,
-            ValidationError,
-        ) as exc:  # not base64, or, but its fits fields out of range or of a wrong type
+        except (PydanticValidationError, ValidationError) as exc:  # not base64, or fields out of range
             raise invalid from exc
         if cursor.p is None:
             return
@@ -230,7 +228,9 @@ class OfflineSwagger(DocsBase):
         template = engines["django"].from_string(SWAGGER_PAGE)
         context = {
             "title": api.title,
-            "assets": reverse(f"{api.urls_namespace}:docs-asset", kwargs={"name": "x"})[:-1],
+            "assets": reverse(f"{api.urls_namespace}:docs-asset", kwargs={"name": "swagger-ui.css"}).removesuffix(
+                "swagger-ui.css"
+            ),
             # "</" cannot end the script element early: the settings are ours, but stay safe by construction.
             "settings": json.dumps(settings).replace("</", "<\\/"),
         }
