@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -71,8 +74,16 @@ def _query(var_dir: Path, sql: str) -> list[tuple[object, ...]]:
         return connection.execute(sql).fetchall()
 
 
-def test_run_serves_the_platform_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    var_dir = tmp_path / "var"
+@pytest.fixture
+def var_dir() -> Iterator[Path]:
+    # Not under pytest's tmp_path: another pytest run starting meanwhile resets /tmp/pytest-of-<user> to
+    # mode 0700, which locks out the unprivileged account the embedded PostgreSQL runs as when we are root.
+    folder = Path(tempfile.mkdtemp(prefix="crowdmaker-run-test-"))
+    yield folder / "var"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_run_serves_the_platform_and_ctrl_c_stops_everything(tmp_path: Path, var_dir: Path) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
 
