@@ -8,22 +8,18 @@ Error shape, everywhere: `{"error": {"code": "...", "message": "...", "field": "
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import ninja
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.template import engines
-from django.urls import URLPattern, URLResolver, path, reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import URLPattern, URLResolver
 from ninja import Field, NinjaAPI, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.openapi.docs import DocsBase
+from ninja.openapi.docs import Swagger
 from ninja.pagination import CursorPagination
 from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
@@ -182,69 +178,7 @@ class Cursor(CursorPagination):
             raise invalid from exc
 
 
-# --- the API object: offline docs, and the error shape for what ninja answers by itself ------------------
-
-DOCS_ASSETS_DIR = Path(ninja.__file__).parent / "static" / "ninja"
-DOCS_ASSETS = {
-    "swagger-ui.css": "text/css",
-    "swagger-ui-bundle.js": "text/javascript",
-    "swagger-ui-init.js": "text/javascript",
-    "favicon.svg": "image/svg+xml",
-    "favicon.png": "image/png",
-}
-DOCS_ASSETS_MAX_AGE = 24 * 60 * 60  # seconds; the files change only when django-ninja is upgraded
-
-# Swagger UI from the copy that ships inside django-ninja, served by the API itself: the platform must work
-# offline, and ninja's default page loads Swagger UI from a CDN unless "ninja" is an installed app.
-SWAGGER_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>{{ title }}</title>
-  <link rel="stylesheet" href="{{ assets }}swagger-ui.css">
-  <link rel="icon" href="{{ assets }}favicon.svg" type="image/svg+xml">
-  <link rel="icon" href="{{ assets }}favicon.png" type="image/png">
-</head>
-<body data-csrf-token="{{ csrf_token }}" data-api-csrf="true">
-  <script type="application/json" id="swagger-settings">{{ settings|safe }}</script>
-  <div id="swagger-ui"></div>
-  <script src="{{ assets }}swagger-ui-bundle.js"></script>
-  <script src="{{ assets }}swagger-ui-init.js"></script>
-</body>
-</html>
-"""
-
-
-class OfflineSwagger(DocsBase):
-    """Swagger UI whose scripts and styles come from this server, never from a CDN."""
-
-    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
-        settings = {
-            "url": self.get_openapi_url(api, kwargs),
-            "layout": "BaseLayout",
-            "deepLinking": True,
-            "validatorUrl": None,  # Swagger UI would otherwise send the schema to validator.swagger.io
-        }
-        template = engines["django"].from_string(SWAGGER_PAGE)
-        context = {
-            "title": api.title,
-            "assets": reverse(f"{api.urls_namespace}:docs-asset", kwargs={"name": "swagger-ui.css"}).removesuffix(
-                "swagger-ui.css"
-            ),
-            # "</" cannot end the script element early: the settings are ours, but stay safe by construction.
-            "settings": json.dumps(settings).replace("</", "<\\/"),
-        }
-        return HttpResponse(template.render(context, request))
-
-
-def docs_asset(request: HttpRequest, name: str) -> HttpResponseBase:
-    """One of the Swagger UI files shipped with django-ninja; nothing else is reachable through this view."""
-    content_type = DOCS_ASSETS.get(name)
-    if content_type is None:
-        raise Http404(name)
-    response = FileResponse((DOCS_ASSETS_DIR / name).open("rb"), content_type=content_type)
-    response["Cache-Control"] = f"public, max-age={DOCS_ASSETS_MAX_AGE}"
-    return response
+# --- the API object: the error shape for what ninja answers by itself ------------------------------------
 
 
 class CrowdmakerApi(NinjaAPI):
@@ -255,7 +189,9 @@ class CrowdmakerApi(NinjaAPI):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("docs", OfflineSwagger())
+        # Swagger UI comes from django-ninja's own static files ("ninja" is an installed app), never a CDN, and
+        # does not send the schema to validator.swagger.io: the platform works offline.
+        kwargs.setdefault("docs", Swagger(settings={"validatorUrl": None}))
         super().__init__(**kwargs)
 
     @property
@@ -264,7 +200,6 @@ class CrowdmakerApi(NinjaAPI):
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
                 pattern.callback = self._in_error_shape(pattern.callback)
-        patterns.append(path("docs/assets/<str:name>", self._in_error_shape(docs_asset), name="docs-asset"))
         return patterns, app_name, namespace
 
     def _in_error_shape(self, view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:

@@ -50,9 +50,8 @@ def test_events_older_than_the_window_neither_count_nor_survive_pruning(db: None
     key = services.throttle_key("x")
     services.throttle_record(scope="login", key=key)
     services.throttle_record(scope="login", key=key)
-    ThrottleEvent.objects.filter(pk=ThrottleEvent.objects.order_by("pk").first().pk).update(
-        created_at=timezone.now() - timedelta(seconds=61)
-    )
+    oldest = ThrottleEvent.objects.order_by("pk")[0]
+    ThrottleEvent.objects.filter(pk=oldest.pk).update(created_at=timezone.now() - timedelta(seconds=61))
 
     assert selectors.throttle_count(scope="login", key=key) == 1
     assert services.throttle_prune() == 1
