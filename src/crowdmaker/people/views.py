@@ -19,9 +19,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crowdmaker.core.errors import DomainError, NotFound, Throttled
+from crowdmaker.core.http import client_ip
 from crowdmaker.core.selectors import throttle_check
 from crowdmaker.core.services import throttle_clear, throttle_key, throttle_record
 from crowdmaker.people import selectors, services
@@ -56,10 +58,6 @@ def _viewer(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
 def _throttle_message() -> str:
     minutes = max(1, math.ceil(settings.CROWDMAKER_THROTTLE_WINDOW_SECONDS / 60))
     return f"Too many attempts; try again in {minutes} minute{'s' if minutes != 1 else ''}."
@@ -91,6 +89,7 @@ def _safe_next(request: HttpRequest) -> str:
 # --- accounts ------------------------------------------------------------------------------------------------
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     template = "people/signup.html"
@@ -99,7 +98,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             return redirect("core:home")
         return _render_form(request, template, SignupForm())
     form = SignupForm(request.POST)
-    key = throttle_key(_client_ip(request))
+    key = throttle_key(client_ip(request))
     try:
         throttle_check(
             scope=SIGNUP_BY_IP, key=key, limit=settings.CROWDMAKER_SIGNUPS_PER_WINDOW, message=_throttle_message()
@@ -125,6 +124,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return redirect("people:profile", handle=user.handle)
 
 
+@sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     template = "people/login.html"
@@ -135,17 +135,16 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_form(request, template, form, status=400, next=next_url)
     email = form.cleaned_data["email"].lower()
-    ip = _client_ip(request)
+    ip = client_ip(request)
     keys = {LOGIN_BY_IP: throttle_key(ip), LOGIN_BY_IP_AND_EMAIL: throttle_key(ip, email)}
+    limits = {
+        LOGIN_BY_IP: settings.CROWDMAKER_LOGIN_FAILURES_PER_IP_PER_WINDOW,
+        LOGIN_BY_IP_AND_EMAIL: settings.CROWDMAKER_LOGIN_FAILURES_PER_WINDOW,
+    }
     try:
         # Checked before the password, so a throttled client learns nothing about it.
         for scope, key in keys.items():
-            throttle_check(
-                scope=scope,
-                key=key,
-                limit=settings.CROWDMAKER_LOGIN_FAILURES_PER_WINDOW,
-                message=_throttle_message(),
-            )
+            throttle_check(scope=scope, key=key, limit=limits[scope], message=_throttle_message())
     except Throttled as exc:
         return _render_throttled(request, template, LoginForm(initial={"email": email}), exc, next=next_url)
     user = authenticate(request, username=email, password=form.cleaned_data["password"])

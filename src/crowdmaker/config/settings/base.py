@@ -148,8 +148,12 @@ TASKS = {
 # Throttling of sign-in and sign-up: how many failures (or sign-ups) one client may make per window before
 # it gets HTTP 429. Counted in the database so that every web process sees the same numbers.
 CROWDMAKER_LOGIN_FAILURES_PER_WINDOW = int(os.environ.get("LOGIN_FAILURES_PER_WINDOW", "5"))
+# Failed sign-ins from one address across all e-mails: higher, since many people may share an address (NAT).
+CROWDMAKER_LOGIN_FAILURES_PER_IP_PER_WINDOW = int(os.environ.get("LOGIN_FAILURES_PER_IP_PER_WINDOW", "30"))
 CROWDMAKER_SIGNUPS_PER_WINDOW = int(os.environ.get("SIGNUPS_PER_WINDOW", "5"))
 CROWDMAKER_THROTTLE_WINDOW_SECONDS = int(os.environ.get("THROTTLE_WINDOW_SECONDS", "900"))
+# How many reverse proxies stand in front of the web servers; 0 means X-Forwarded-For is ignored.
+CROWDMAKER_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # API tokens: how long `last_used_at` may lag behind, so a busy client does not write on every request.
 CROWDMAKER_TOKEN_TOUCH_SECONDS = 60
 # The scheduler loop in `crowdmaker worker` looks for due periodic work this often.

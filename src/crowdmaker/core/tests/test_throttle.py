@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
 
 from crowdmaker.core import selectors, services
 from crowdmaker.core.errors import Throttled
+from crowdmaker.core.http import client_ip
 from crowdmaker.core.models import ThrottleEvent
 
 
@@ -68,3 +70,25 @@ def test_clear_forgets_one_key_only(db: None) -> None:
 
     assert selectors.throttle_count(scope="login", key=mine) == 0
     assert selectors.throttle_count(scope="login", key=theirs) == 1
+
+
+def test_client_ip_ignores_x_forwarded_for_without_trusted_proxies(settings) -> None:
+    settings.CROWDMAKER_TRUSTED_PROXY_COUNT = 0
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+
+    assert client_ip(request) == "10.0.0.2"
+
+
+def test_client_ip_takes_the_address_the_trusted_proxy_saw(settings) -> None:
+    settings.CROWDMAKER_TRUSTED_PROXY_COUNT = 1
+    # The client forged the first entry; our one proxy appended the address it really saw.
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9")
+
+    assert client_ip(request) == "203.0.113.9"
+
+
+def test_client_ip_falls_back_when_the_header_is_shorter_than_the_proxy_chain(settings) -> None:
+    settings.CROWDMAKER_TRUSTED_PROXY_COUNT = 2
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+
+    assert client_ip(request) == "10.0.0.2"

@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.test import Client
+from django.views.debug import get_exception_reporter_filter
 
 from crowdmaker.conftest import PASSWORD
 from crowdmaker.core.models import ThrottleEvent
@@ -210,7 +211,7 @@ def test_login_is_throttled_after_n_failures_even_with_the_right_password(client
 def test_login_failures_from_one_address_count_across_emails(
     client: Client, user: User, other_user: User, settings
 ) -> None:
-    settings.CROWDMAKER_LOGIN_FAILURES_PER_WINDOW = 2
+    settings.CROWDMAKER_LOGIN_FAILURES_PER_IP_PER_WINDOW = 2
     client.post("/login/", {"email": other_user.email, "password": "wrong one"})
     client.post("/login/", {"email": "nobody@example.org", "password": "wrong two"})
 
@@ -736,3 +737,13 @@ def test_every_control_has_a_label(signed_in_client: Client, team: Team, member:
         assert control["_in_label"] or control.get("id") in parser.label_for, f"unlabelled control on {path}: {control}"
     assert '<html lang="en">' in html
     assert re.search(r"<title>[^<]+ · Crowdmaker</title>", html)
+
+
+@pytest.mark.parametrize("path", ["/login/", "/signup/"])
+def test_passwords_are_hidden_from_error_reports(client: Client, path: str, db: None) -> None:
+    response = client.post(path, {"email": "ada@example.org", "password": "hunter2 is my secret"})
+
+    request = response.wsgi_request
+    filtered = get_exception_reporter_filter(request).get_post_parameters(request)
+    assert filtered["password"] != "hunter2 is my secret"
+    assert set(filtered["password"]) == {"*"}
