@@ -33,15 +33,18 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--no-demo-data", action="store_true", help="Do not load demo data into an empty database.")
     options = parser.parse_args(argv)
 
-    # Importing settings starts the embedded PostgreSQL when DATABASE_URL is unset; this process then owns it
-    # and stops it when it exits, after the web server and the worker it starts.
+    # Importing settings starts the embedded PostgreSQL when DATABASE_URL is unset (or joins it when another
+    # command started it); this process holds it for the web server and the worker it starts, and at exit
+    # stops it unless another crowdmaker process still uses it.
     _setup_django()
+    from django.conf import settings
     from django.core.management import call_command
 
     from crowdmaker.core.demo import demo_data_missing
 
     call_command("migrate", interactive=False, verbosity=1)
-    if not options.no_demo_data and demo_data_missing():
+    # Demo accounts share a published password: only ever load them into a development installation.
+    if settings.DEBUG and not options.no_demo_data and demo_data_missing():
         call_command("demo_data")
     from django.db import connections
 
@@ -98,7 +101,7 @@ def run(argv: list[str]) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-    return exit_code  # atexit then stops the embedded PostgreSQL if this process started it
+    return exit_code  # atexit then stops the embedded PostgreSQL if no other process uses it
 
 
 def main(argv: list[str] | None = None) -> int:

