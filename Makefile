@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check install dev lint format typecheck migrations-check openapi openapi-check screenshot bench clean
+.PHONY: run test check install dev lint format typecheck migrations-check openapi openapi-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
