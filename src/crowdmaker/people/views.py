@@ -24,8 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crowdmaker.core.errors import DomainError, NotFound, Throttled
 from crowdmaker.core.http import client_ip
-from crowdmaker.core.selectors import throttle_check
-from crowdmaker.core.services import throttle_clear, throttle_key, throttle_record
+from crowdmaker.core.services import throttle_clear, throttle_key, throttle_release, throttle_take
 from crowdmaker.people import selectors, services
 from crowdmaker.people.forms import (
     ApiTokenForm,
@@ -98,15 +97,17 @@ def signup(request: HttpRequest) -> HttpResponse:
             return redirect("core:home")
         return _render_form(request, template, SignupForm())
     form = SignupForm(request.POST)
-    key = throttle_key(client_ip(request))
     try:
-        throttle_check(
-            scope=SIGNUP_BY_IP, key=key, limit=settings.CROWDMAKER_SIGNUPS_PER_WINDOW, message=_throttle_message()
+        # Every attempt counts, successful or not: the limit slows mass sign-ups and probing for e-mails.
+        throttle_take(
+            scope=SIGNUP_BY_IP,
+            key=throttle_key(client_ip(request)),
+            limit=settings.CROWDMAKER_SIGNUPS_PER_WINDOW,
+            message=_throttle_message(),
         )
     except Throttled as exc:
         kept = {name: request.POST.get(name, "") for name in ("email", "handle", "display_name")}
         return _render_throttled(request, template, SignupForm(initial=kept), exc)
-    throttle_record(scope=SIGNUP_BY_IP, key=key)
     if not form.is_valid():
         return _render_form(request, template, form, status=400)
     try:
@@ -136,24 +137,37 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return _render_form(request, template, form, status=400, next=next_url)
     email = form.cleaned_data["email"].lower()
     ip = client_ip(request)
-    keys = {LOGIN_BY_IP: throttle_key(ip), LOGIN_BY_IP_AND_EMAIL: throttle_key(ip, email)}
-    limits = {
-        LOGIN_BY_IP: settings.CROWDMAKER_LOGIN_FAILURES_PER_IP_PER_WINDOW,
-        LOGIN_BY_IP_AND_EMAIL: settings.CROWDMAKER_LOGIN_FAILURES_PER_WINDOW,
-    }
+    email_key = throttle_key(ip, email)
+    # Each attempt takes a slot as a failure before the password is checked (so parallel guesses cannot all
+    # slip under the limit, and a throttled client learns nothing about the password); a sign-in that
+    # succeeds gives its slots back. Always the address first, then address and e-mail: one lock order.
+    taken: list[int] = []
     try:
-        # Checked before the password, so a throttled client learns nothing about it.
-        for scope, key in keys.items():
-            throttle_check(scope=scope, key=key, limit=limits[scope], message=_throttle_message())
+        taken.append(
+            throttle_take(
+                scope=LOGIN_BY_IP,
+                key=throttle_key(ip),
+                limit=settings.CROWDMAKER_LOGIN_FAILURES_PER_IP_PER_WINDOW,
+                message=_throttle_message(),
+            )
+        )
+        taken.append(
+            throttle_take(
+                scope=LOGIN_BY_IP_AND_EMAIL,
+                key=email_key,
+                limit=settings.CROWDMAKER_LOGIN_FAILURES_PER_WINDOW,
+                message=_throttle_message(),
+            )
+        )
     except Throttled as exc:
+        throttle_release(event_ids=taken)  # a refused attempt is not a failure: it must not count twice
         return _render_throttled(request, template, LoginForm(initial={"email": email}), exc, next=next_url)
     user = authenticate(request, username=email, password=form.cleaned_data["password"])
     if user is None:
-        for scope, key in keys.items():
-            throttle_record(scope=scope, key=key)
         form.add_error(None, "This e-mail address and password do not match an account.")
         return _render_form(request, template, form, status=400, next=next_url)
-    throttle_clear(scope=LOGIN_BY_IP_AND_EMAIL, key=keys[LOGIN_BY_IP_AND_EMAIL])
+    throttle_release(event_ids=taken)
+    throttle_clear(scope=LOGIN_BY_IP_AND_EMAIL, key=email_key)
     login(request, user)
     return redirect(next_url)
 

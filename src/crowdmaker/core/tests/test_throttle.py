@@ -1,10 +1,15 @@
-"""Throttle events count per scope and key inside the window; pruning forgets only what has left it."""
+"""Throttle events count per scope and key inside the window; taking a slot is atomic; pruning forgets only
+what has left the window."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -13,13 +18,19 @@ from crowdmaker.core.errors import Throttled
 from crowdmaker.core.http import client_ip
 from crowdmaker.core.models import ThrottleEvent
 
+NO_LIMIT = 1_000
+
+
+def take(scope: str, key: str, *, limit: int = NO_LIMIT) -> int:
+    return services.throttle_take(scope=scope, key=key, limit=limit, message="slow down")
+
 
 def test_events_count_per_scope_and_key(db: None) -> None:
     key = services.throttle_key("login", "203.0.113.7")
     for _ in range(3):
-        services.throttle_record(scope="login", key=key)
-    services.throttle_record(scope="signup", key=key)
-    services.throttle_record(scope="login", key=services.throttle_key("login", "198.51.100.1"))
+        take("login", key)
+    take("signup", key)
+    take("login", services.throttle_key("login", "198.51.100.1"))
 
     assert selectors.throttle_count(scope="login", key=key) == 3
     assert selectors.throttle_count(scope="signup", key=key) == 1
@@ -32,26 +43,79 @@ def test_the_key_is_a_hash_not_the_client_identity() -> None:
     assert key == services.throttle_key("login", "203.0.113.7", "ada@example.org")
 
 
-def test_check_refuses_at_the_limit_with_retry_after(db: None, settings) -> None:
+def test_take_refuses_at_the_limit_with_retry_after_and_records_nothing(db: None, settings) -> None:
     settings.CROWDMAKER_THROTTLE_WINDOW_SECONDS = 600
     key = services.throttle_key("x")
-    services.throttle_record(scope="login", key=key)
-    selectors.throttle_check(scope="login", key=key, limit=2, message="slow down")  # one below: fine
-    services.throttle_record(scope="login", key=key)
+    first = take("login", key, limit=2)
+    second = take("login", key, limit=2)
 
     with pytest.raises(Throttled) as refused:
-        selectors.throttle_check(scope="login", key=key, limit=2, message="slow down")
+        take("login", key, limit=2)
 
     assert refused.value.status == 429
     assert refused.value.retry_after == 600
     assert refused.value.message == "slow down"
+    assert sorted(ThrottleEvent.objects.values_list("pk", flat=True)) == sorted([first, second])
+
+
+def test_release_gives_back_only_the_slots_named(db: None) -> None:
+    key = services.throttle_key("x")
+    kept = take("login", key, limit=2)
+    given_back = take("login", key, limit=2)
+
+    services.throttle_release(event_ids=[given_back])
+
+    assert list(ThrottleEvent.objects.values_list("pk", flat=True)) == [kept]
+    take("login", key, limit=2)  # the slot is free again
+    services.throttle_release(event_ids=[])  # nothing to give back: a no-op
+    assert selectors.throttle_count(scope="login", key=key) == 2
+
+
+def test_parallel_takes_never_exceed_the_limit(transactional_db: None) -> None:
+    # Given twelve clients racing for three slots, with the gap between counting and inserting made wide
+    attempts, limit = 12, 3
+    key = services.throttle_key("203.0.113.50")
+    start = threading.Barrier(attempts)
+    outcomes: list[str] = []
+    outcomes_lock = threading.Lock()
+    real_count = services.throttle_count
+
+    def slow_count(**kwargs: str) -> int:
+        counted = real_count(**kwargs)
+        time.sleep(0.05)
+        return counted
+
+    def attempt() -> None:
+        try:
+            start.wait()
+            try:
+                take("login", key, limit=limit)
+                outcome = "taken"
+            except Throttled:
+                outcome = "refused"
+            with outcomes_lock:
+                outcomes.append(outcome)
+        finally:
+            connection.close()
+
+    # When they all take at once
+    with mock.patch("crowdmaker.core.services.throttle_count", slow_count):
+        threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    # Then exactly three get a slot and exactly three events exist
+    assert sorted(outcomes) == ["refused"] * 9 + ["taken"] * 3
+    assert ThrottleEvent.objects.filter(scope="login", key=key).count() == 3
 
 
 def test_events_older_than_the_window_neither_count_nor_survive_pruning(db: None, settings) -> None:
     settings.CROWDMAKER_THROTTLE_WINDOW_SECONDS = 60
     key = services.throttle_key("x")
-    services.throttle_record(scope="login", key=key)
-    services.throttle_record(scope="login", key=key)
+    take("login", key)
+    take("login", key)
     oldest = ThrottleEvent.objects.order_by("pk")[0]
     ThrottleEvent.objects.filter(pk=oldest.pk).update(created_at=timezone.now() - timedelta(seconds=61))
 
@@ -63,8 +127,8 @@ def test_events_older_than_the_window_neither_count_nor_survive_pruning(db: None
 
 def test_clear_forgets_one_key_only(db: None) -> None:
     mine, theirs = services.throttle_key("a"), services.throttle_key("b")
-    services.throttle_record(scope="login", key=mine)
-    services.throttle_record(scope="login", key=theirs)
+    take("login", mine)
+    take("login", theirs)
 
     services.throttle_clear(scope="login", key=mine)
 

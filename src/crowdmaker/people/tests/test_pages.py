@@ -6,14 +6,19 @@ Each refusal test also checks that nothing changed and that the error is shown n
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable
 from html import escape
 from html.parser import HTMLParser
+from typing import Any
 from unittest import mock
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import authenticate as real_authenticate
 from django.core import mail
+from django.db import connection
 from django.test import Client
 from django.views.debug import get_exception_reporter_filter
 
@@ -223,6 +228,50 @@ def test_login_failures_from_one_address_count_across_emails(
     assert session_user_id(client) is None
     assert allowed.status_code == 302
     assert session_user_id(elsewhere) == str(user.pk)
+
+
+def test_parallel_bad_logins_check_the_password_no_more_often_than_the_limit(
+    transactional_db: None, make_user: Callable[..., User], settings
+) -> None:
+    # Given a limit of 3 failures per address and e-mail, and a password check as slow as a real hasher's
+    settings.CROWDMAKER_LOGIN_FAILURES_PER_WINDOW = 3
+    victim = make_user("ada")
+    attempts = 12
+    checks = 0
+    checks_lock = threading.Lock()
+    start = threading.Barrier(attempts)
+    statuses: list[int] = []
+
+    def counting_authenticate(*args: Any, **kwargs: Any) -> Any:
+        nonlocal checks
+        with checks_lock:
+            checks += 1
+        time.sleep(0.2)  # the test hasher is MD5; a real one takes this long, and the race lives in this gap
+        return real_authenticate(*args, **kwargs)
+
+    def attempt() -> None:
+        try:
+            client = Client(REMOTE_ADDR="203.0.113.50")
+            start.wait()
+            response = client.post("/login/", {"email": victim.email, "password": "a wrong guess"})
+            with checks_lock:
+                statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    # When twelve wrong guesses arrive at once
+    with mock.patch("crowdmaker.people.views.authenticate", counting_authenticate):
+        threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    # Then only three reach the password check; the others are refused and not counted twice
+    assert checks == 3
+    assert sorted(statuses) == [400] * 3 + [429] * 9
+    assert ThrottleEvent.objects.filter(scope="login_ip_email").count() == 3
+    assert ThrottleEvent.objects.filter(scope="login_ip").count() == 3
 
 
 def test_a_successful_login_clears_the_failures_of_that_email(client: Client, user: User) -> None:
