@@ -150,7 +150,7 @@ TASKS = {
 CROWDMAKER_LOGIN_FAILURES_PER_WINDOW = int(os.environ.get("LOGIN_FAILURES_PER_WINDOW", "5"))
 # Failed sign-ins from one address across all e-mails: higher, since many people may share an address (NAT).
 CROWDMAKER_LOGIN_FAILURES_PER_IP_PER_WINDOW = int(os.environ.get("LOGIN_FAILURES_PER_IP_PER_WINDOW", "30"))
-CROWDMAKER_SIGNUPS_PER_WINDOW = int(os.environ.get("SIGNUPS_PER_WINDOW", "5"))
+CROWDMAKER_SIGNUPS_PER_WINDOW = int(os.environ.get("SIGNUPS_PER_WINDOW", "10"))
 CROWDMAKER_THROTTLE_WINDOW_SECONDS = int(os.environ.get("THROTTLE_WINDOW_SECONDS", "900"))
 # How many reverse proxies stand in front of the web servers; 0 means X-Forwarded-For is ignored.
 CROWDMAKER_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
