@@ -1,4 +1,6 @@
-"""E-mail that `people` sends. Called only after commit, so a rolled-back write never mails anyone."""
+"""E-mail that `people` sends. Called only from tasks enqueued after commit, so a rolled-back write never mails
+anyone and a mail server's failure never fails a request.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +10,25 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from crowdmaker.people.models import InvitationStatus, TeamInvitation
+
 logger = logging.getLogger(__name__)
 
 
 def send_invitation_email(*, invitation_id: int) -> None:
-    from crowdmaker.people.models import TeamInvitation
-
+    """Mail the invitee about a pending invitation; do nothing if it is gone or no longer pending."""
     invitation = (
-        TeamInvitation.objects.select_related("team", "invitee", "invited_by__profile").filter(pk=invitation_id).first()
+        TeamInvitation.objects.select_related("team", "invitee__profile", "invited_by__profile")
+        .filter(pk=invitation_id, status=InvitationStatus.PENDING)
+        .first()
     )
     if invitation is None:
         return
     context = {"invitation": invitation, "site_url": settings.SITE_URL}
-    subject = f"You are invited to join {invitation.team.name} on Crowdmaker"
+    # Services refuse line breaks in team names; folding whitespace here also keeps names stored before that
+    # rule from breaking the header (send_mail raises BadHeaderError on a newline).
+    team_name = " ".join(invitation.team.name.split())
+    subject = f"You are invited to join {team_name} on Crowdmaker"
     body = render_to_string("people/email/invitation.txt", context)
     try:
         send_mail(subject, body, None, [invitation.invitee.email])

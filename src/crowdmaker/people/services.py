@@ -1,7 +1,7 @@
 """Every write of `people`: sign-up, profiles, teams and their members and invitations, API tokens.
 
 Each service is atomic, keyword-only and raises a `core.errors.DomainError` for a refusal, having changed
-nothing. Notifications go out only after commit.
+nothing. Notifications go out only after commit, from tasks, never in the request.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.people import tasks
 from crowdmaker.people.models import (
     BIO_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
@@ -38,7 +40,6 @@ from crowdmaker.people.models import (
     TokenScope,
     User,
 )
-from crowdmaker.people.notifications import send_invitation_email
 
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker that tells our tokens apart, not a secret
 INVITATION_LIFETIME = timedelta(days=14)
@@ -47,15 +48,31 @@ INVITATION_LIFETIME = timedelta(days=14)
 # --- accounts and profiles -------------------------------------------------------------------------------
 
 
-def _refuse_nul(value: str, *, field: str) -> None:
-    # PostgreSQL text cannot hold NUL; without this check the database driver fails with a 500.
-    if "\x00" in value:
-        raise Invalid("This text contains a NUL character, which is not allowed.", field=field)
+# Unicode's "Other" categories: controls (Cc: NUL, newline, tab, ...), format characters (Cf: bidi overrides,
+# zero-width spaces), surrogates (Cs) and private use (Co). A newline in a one-line field would let text break
+# out of where it is shown (an e-mail header refuses it outright), and PostgreSQL text cannot hold NUL.
+# Not refused: unassigned code points (Cn), because emoji newer than Python's Unicode tables are Cn there.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
+# One-line fields also refuse Unicode's own line and paragraph separators (U+2028, U+2029).
+REFUSED_IN_ONE_LINE = REFUSED_CATEGORIES | {"Zl", "Zp"}
+# The zero-width non-joiner and joiner are format characters that ordinary text needs: Persian and Indic words
+# are spelt with them, and emoji sequences such as a woman mechanic are joined by them.
+JOINERS = frozenset({"\u200c", "\u200d"})
+LINE_BREAKS = frozenset({"\n", "\r", "\t"})
 
 
-def _clean_text(value: str, *, field: str, max_length: int, required: bool = False) -> str:
-    _refuse_nul(value, field=field)
+def _refuse_control_characters(value: str, *, field: str, multiline: bool = False) -> None:
+    allowed, refused = (JOINERS | LINE_BREAKS, REFUSED_CATEGORIES) if multiline else (JOINERS, REFUSED_IN_ONE_LINE)
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in refused:
+            what = "control characters" if multiline else "line breaks, tabs or other control characters"
+            raise Invalid(f"This text may not contain {what} (found U+{ord(char):04X}).", field=field)
+
+
+def _clean_text(value: str, *, field: str, max_length: int, required: bool = False, multiline: bool = False) -> str:
+    """Strip `value` and check it; a one-line field (the default) refuses line breaks and tabs too."""
     value = value.strip()
+    _refuse_control_characters(value, field=field, multiline=multiline)
     if required and not value:
         raise Invalid("This field is required.", field=field)
     if len(value) > max_length:
@@ -127,7 +144,7 @@ def _clean_links(links: list[str]) -> list[str]:
             continue
         if len(link) > 300:
             raise Invalid("A link may have at most 300 characters.", field=f"links.{position}")
-        _refuse_nul(link, field=f"links.{position}")
+        _refuse_control_characters(link, field=f"links.{position}")
         try:
             validate_url(link)
         except ValidationError as exc:
@@ -145,7 +162,7 @@ def profile_update(
     if display_name is not None:
         profile.display_name = _clean_text(display_name, field="display_name", max_length=80, required=True)
     if bio is not None:
-        profile.bio = _clean_text(bio, field="bio", max_length=BIO_MAX_LENGTH)
+        profile.bio = _clean_text(bio, field="bio", max_length=BIO_MAX_LENGTH, multiline=True)
     if links is not None:
         profile.links = _clean_links(links)
     profile.save()
@@ -155,17 +172,27 @@ def profile_update(
 # --- teams ---------------------------------------------------------------------------------------------------
 
 
-def _role_of(team: Team, user: User) -> str | None:
-    return Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
+# Lock order, everywhere: an invitation (if any), then the team row, then membership rows in primary-key order.
+# A role check takes the same locks as a role change or removal, so it cannot act on a role that is going away.
 
 
-def _require_role(team: Team, user: User, allowed: set[str], message: str) -> str:
-    role = _role_of(team, user)
+def _lock_role(team: Team, actor: User, allowed: set[str], message: str) -> tuple[Team, str]:
+    """Lock the team, then the actor's membership; refuse unless the actor holds one of the `allowed` roles."""
+    locked = Team.objects.select_for_update().filter(pk=team.pk).first()
+    if locked is None:
+        raise NotFound("No team has this address.")
+    role = Membership.objects.select_for_update().filter(team=locked, user=actor).values_list("role", flat=True).first()
     if role is None:
         # Outsiders learn nothing about a team's internals beyond what its public page shows.
         raise Forbidden("Only members of this team may do that.", code="not_a_member")
     if role not in allowed:
         raise Forbidden(message, code="role_required")
+    return locked, role
+
+
+def _clean_role(role: str) -> str:
+    if role not in Role.values:
+        raise Invalid(f"Role must be one of: {', '.join(Role.values)}.", field="role")
     return role
 
 
@@ -173,7 +200,7 @@ def _require_role(team: Team, user: User, allowed: set[str], message: str) -> st
 def team_create(*, actor: User, slug: str, name: str, description: str = "") -> Team:
     slug = _clean_handle(slug, field="slug", pattern=SLUG_PATTERN, help=SLUG_HELP)
     name = _clean_text(name, field="name", max_length=80, required=True)
-    description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH)
+    description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True)
     if Team.objects.filter(slug=slug).exists():
         raise Conflict("A team with this address exists already.", code="slug_taken", field="slug")
     try:
@@ -187,12 +214,13 @@ def team_create(*, actor: User, slug: str, name: str, description: str = "") -> 
 
 @transaction.atomic
 def team_update(*, actor: User, team: Team, name: str | None = None, description: str | None = None) -> Team:
-    _require_role(team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may edit the team.")
-    team = Team.objects.select_for_update().get(pk=team.pk)
+    team, _ = _lock_role(team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may edit the team.")
     if name is not None:
         team.name = _clean_text(name, field="name", max_length=80, required=True)
     if description is not None:
-        team.description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH)
+        team.description = _clean_text(
+            description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True
+        )
     team.save(update_fields=["name", "description"])
     return team
 
@@ -200,9 +228,8 @@ def team_update(*, actor: User, team: Team, name: str | None = None, description
 @transaction.atomic
 def team_invitation_create(*, actor: User, team: Team, invitee_handle: str, role: str) -> TeamInvitation:
     """Invite an existing account. Owners may offer any role; maintainers may invite members only."""
-    if role not in Role.values:
-        raise Invalid(f"Role must be one of: {', '.join(Role.values)}.", field="role")
-    actor_role = _require_role(
+    role = _clean_role(role)
+    team, actor_role = _lock_role(
         team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may invite people."
     )
     if actor_role == Role.MAINTAINER and role != Role.MEMBER:
@@ -225,7 +252,8 @@ def team_invitation_create(*, actor: User, team: Team, invitee_handle: str, role
             )
     except IntegrityError as exc:
         raise Conflict("This maker has a pending invitation already.", code="already_invited", field="handle") from exc
-    transaction.on_commit(lambda: send_invitation_email(invitation_id=invitation.pk))
+    # The e-mail goes out from a task, never in the request: a mail server's hiccup cannot fail the invitation.
+    transaction.on_commit(lambda: tasks.invitation_email_send.enqueue(invitation_id=invitation.pk))
     return invitation
 
 
@@ -259,8 +287,7 @@ def team_invitation_accept(*, actor: User, invitation_id: int) -> Membership:
 @transaction.atomic
 def team_member_add(*, team: Team, user: User, role: str) -> Membership:
     """Make `user` a member (no permission check: callers are an accepted invitation, demo data, operators)."""
-    if role not in Role.values:
-        raise Invalid(f"Role must be one of: {', '.join(Role.values)}.", field="role")
+    role = _clean_role(role)
     membership, _ = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
     return membership
 
@@ -281,7 +308,7 @@ def team_invitation_revoke(*, actor: User, team: Team, invitation_id: int) -> Te
     invitation = _pending_invitation_for_update(invitation_id)
     if invitation.team_id != team.pk:
         raise NotFound("No such invitation.")
-    _require_role(
+    _lock_role(
         invitation.team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may revoke invitations."
     )
     if invitation.status != InvitationStatus.PENDING:
@@ -318,8 +345,7 @@ def _member_by_handle(memberships: dict[int, Membership], handle: str) -> Member
 
 @transaction.atomic
 def team_member_change_role(*, actor: User, team: Team, member_handle: str, role: str) -> Membership:
-    if role not in Role.values:
-        raise Invalid(f"Role must be one of: {', '.join(Role.values)}.", field="role")
+    role = _clean_role(role)
     memberships = _lock_memberships(team)
     acting = memberships.get(actor.pk)
     if acting is None:

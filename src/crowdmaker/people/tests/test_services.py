@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
-from crowdmaker.people import services
+from crowdmaker.people import services, tasks
 from crowdmaker.people.models import (
     HANDLE_PATTERN,
     ApiToken,
@@ -133,6 +135,93 @@ def test_profile_update_refusals_change_nothing(user: User, kwargs: dict[str, An
     assert Profile.objects.filter(user=user).values().get() == before
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Two\nlines", id="LF"),
+        pytest.param("Two\rlines", id="CR"),
+        pytest.param("Two\u2028lines", id="line separator"),
+        pytest.param("Tab\tbed", id="tab"),
+        pytest.param("NUL\x00", id="NUL"),
+        pytest.param("Bell\x07", id="BEL"),
+        pytest.param("Esc\x1b[2J", id="ESC"),
+        pytest.param("Del\x7f", id="DEL"),
+        pytest.param("C1\x85control", id="C1 next line"),
+        pytest.param("evil\u202egnp.exe", id="bidi override"),
+        pytest.param("zero\u200bwidth", id="zero-width space"),
+        pytest.param("private\ue000use", id="private use"),
+    ],
+)
+def test_one_line_fields_refuse_control_characters_and_change_nothing(user: User, text: str) -> None:
+    team = services.team_create(actor=user, slug="lamp-makers", name="Lamp makers")
+    token, _ = services.api_token_create(user=user, name="laptop", scope="read")
+    before = counts()
+    team_before = Team.objects.filter(pk=team.pk).values().get()
+    profile_before = Profile.objects.filter(user=user).values().get()
+    writes: list[tuple[str, Callable[[], object]]] = [
+        ("name", lambda: services.team_create(actor=user, slug="new-team", name=text)),
+        ("name", lambda: services.team_update(actor=user, team=team, name=text)),
+        ("display_name", lambda: services.profile_update(user=user, display_name=text)),
+        (
+            "display_name",
+            lambda: services.user_create(email="n@example.org", password=None, handle="n", display_name=text),
+        ),
+        ("name", lambda: services.api_token_create(user=user, name=text, scope="read")),
+    ]
+
+    for field, write in writes:
+        with pytest.raises(Invalid) as refused:
+            write()
+        assert (refused.value.code, refused.value.field) == ("invalid", field)
+
+    assert counts() == before
+    assert Team.objects.filter(pk=team.pk).values().get() == team_before
+    assert Profile.objects.filter(user=user).values().get() == profile_before
+    assert ApiToken.objects.get(pk=token.pk).name == "laptop"
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("Line one.\nLine two.\r\n\tIndented.", False),
+        ("NUL\x00", True),
+        ("Bell\x07", True),
+        ("Esc\x1b[2J", True),
+        ("evil\u202egnp", True),
+    ],
+)
+def test_long_text_keeps_line_breaks_and_tabs_but_no_other_control_characters(
+    user: User, text: str, refused: bool
+) -> None:
+    team = services.team_create(actor=user, slug="lamp-makers", name="Lamp makers", description="Before.")
+    services.profile_update(user=user, bio="Before.")
+
+    for field, write in [
+        ("description", lambda: services.team_update(actor=user, team=team, description=text)),
+        ("bio", lambda: services.profile_update(user=user, bio=text)),
+    ]:
+        if refused:
+            with pytest.raises(Invalid) as refusal:
+                write()
+            assert refusal.value.field == field
+        else:
+            write()
+
+    expected = "Before." if refused else text
+    assert Team.objects.get(pk=team.pk).description == expected
+    assert Profile.objects.get(user=user).bio == expected
+
+
+def test_one_line_fields_keep_joiners_and_lose_surrounding_whitespace(user: User) -> None:
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "I want": spelt with a zero-width non-joiner
+    mechanic = "\U0001f469\u200d\U0001f527"  # woman mechanic: two emoji joined by a zero-width joiner
+
+    team = services.team_create(actor=user, slug="lamp-makers", name=f" {persian} {mechanic}\n")
+
+    assert team.name == f"{persian} {mechanic}"
+    assert services.profile_update(user=user, display_name=mechanic).display_name == mechanic
+
+
 # --- teams and members --------------------------------------------------------------------------------------------
 
 
@@ -197,6 +286,58 @@ def test_invitation_mail_is_scheduled_only_for_a_made_invitation(
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(Conflict):
         services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="member")
     assert callbacks == []
+
+
+def test_invitation_mail_is_sent_by_a_task_after_commit(
+    user: User, other_user: User, team: Team, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enqueued: list[dict[str, Any]] = []
+    real_task = tasks.invitation_email_send
+
+    class Spy:
+        def enqueue(self, **kwargs: Any) -> object:
+            enqueued.append(kwargs)
+            return real_task.enqueue(**kwargs)
+
+    monkeypatch.setattr(tasks, "invitation_email_send", Spy())
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        invitation = services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="member")
+    assert (enqueued, mail.outbox) == ([], [])  # nothing before commit
+
+    for callback in callbacks:
+        callback()
+
+    assert enqueued == [{"invitation_id": invitation.pk}]
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        (["bruno@example.org"], "You are invited to join Lamp makers on Crowdmaker")
+    ]
+    assert "Bruno Lindqvist" in mail.outbox[0].body
+
+
+def test_invitation_mail_task_sends_nothing_for_a_gone_or_answered_invitation(
+    user: User, other_user: User, team: Team
+) -> None:
+    answered = services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="member")
+    services.team_invitation_decline(actor=other_user, invitation_id=answered.pk)
+    before = TeamInvitation.objects.filter(pk=answered.pk).values().get()
+
+    tasks.invitation_email_send.call(invitation_id=answered.pk)
+    tasks.invitation_email_send.call(invitation_id=999_999)
+
+    assert mail.outbox == []
+    assert TeamInvitation.objects.filter(pk=answered.pk).values().get() == before
+
+
+def test_invitation_mail_survives_a_team_name_stored_before_line_breaks_were_refused(
+    user: User, other_user: User, team: Team
+) -> None:
+    invitation = services.team_invitation_create(actor=user, team=team, invitee_handle="bruno", role="member")
+    Team.objects.filter(pk=team.pk).update(name="Lamp\nmakers")
+
+    tasks.invitation_email_send.call(invitation_id=invitation.pk)
+
+    assert [m.subject for m in mail.outbox] == ["You are invited to join Lamp makers on Crowdmaker"]
 
 
 def test_invalid_role_is_refused_before_anything_else(user: User, other_user: User, team: Team) -> None:
@@ -340,3 +481,70 @@ def test_two_owners_acting_at_once_still_leave_one_owner(make_user: MakeUser, ac
     assert len(refusals) == 1, outcomes
     assert refusals[0].code == "last_owner"
     assert Membership.objects.filter(team=team, role=Role.OWNER).count() == 1
+
+
+def _start(call: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Run `call` in its own thread and database connection; its outcome (result or exception) lands in the list."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _sessions_waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("action", ["edit", "invite"])
+def test_a_maintainer_removed_at_the_same_moment_can_no_longer_edit_or_invite(make_user: MakeUser, action: str) -> None:
+    ada, dev = make_user("ada"), make_user("dev")
+    make_user("erin")
+    team = services.team_create(actor=ada, slug="race-team", name="Race team")
+    services.team_member_add(team=team, user=dev, role=Role.MAINTAINER)
+    removed, release = threading.Event(), threading.Event()
+
+    def remove_dev_and_hold_the_transaction_open() -> None:
+        with transaction.atomic():
+            services.team_member_remove(actor=ada, team=team, member_handle="dev")
+            removed.set()
+            release.wait(10)
+
+    def dev_acts() -> object:
+        if action == "edit":
+            return services.team_update(actor=dev, team=team, name="Hijacked")
+        return services.team_invitation_create(actor=dev, team=team, invitee_handle="erin", role="member")
+
+    # Given the owner's removal of Dev written but not yet committed,
+    remover, _ = _start(remove_dev_and_hold_the_transaction_open)
+    assert removed.wait(10)
+    # when Dev acts, his role check must wait for the removal's locks rather than read the role about to go;
+    acting, outcome = _start(dev_acts)
+    deadline = time.monotonic() + 10
+    while not outcome and _sessions_waiting_for_a_lock() == 0:
+        assert time.monotonic() < deadline, "Dev's request neither finished nor waited for a lock"
+        time.sleep(0.01)
+    release.set()
+    remover.join(10)
+    acting.join(10)
+
+    # then, once the removal commits, Dev is refused as an outsider and nothing of his went through.
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], Forbidden), outcome
+    assert outcome[0].code == "not_a_member"
+    assert Team.objects.get(pk=team.pk).name == "Race team"
+    assert TeamInvitation.objects.count() == 0
+    assert dict(Membership.objects.filter(team=team).values_list("user__handle", "role")) == {"ada": Role.OWNER}
