@@ -11,7 +11,6 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
-from crowdmaker.core.errors import Forbidden
 from crowdmaker.people import selectors, services
 from crowdmaker.people.models import MAX_PROFILE_LINKS, Membership, Role, TeamInvitation, TokenScope, User
 
@@ -169,14 +168,22 @@ def me_profile_update(request: HttpRequest, payload: ProfileIn) -> User:
     return selectors.user_by_handle(handle=actor.handle)
 
 
-@router.get("/me/teams", response={200: list[MembershipOut], **ERRORS}, summary="Teams the caller belongs to")
+@router.get(
+    "/me/teams",
+    response={200: list[MembershipOut], **ERRORS},
+    summary="Teams the caller belongs to, in the order joined",
+)
+@paginate(Cursor, ordering=("id",))
 def me_teams(request: HttpRequest) -> object:
     return selectors.teams_of(user=_actor(request))
 
 
 @router.get(
-    "/me/invitations", response={200: list[InvitationOut], **ERRORS}, summary="The caller's pending invitations"
+    "/me/invitations",
+    response={200: list[InvitationOut], **ERRORS},
+    summary="The caller's pending invitations, newest first",
 )
+@paginate(Cursor, ordering=("-id",))
 def me_invitations(request: HttpRequest) -> object:
     return selectors.invitations_for(user=_actor(request)).select_related("invitee")
 
@@ -218,7 +225,12 @@ def maker_detail(request: HttpRequest, handle: str) -> User:
     return selectors.user_by_handle(handle=handle)
 
 
-@router.get("/makers/{handle}/teams", response={200: list[MembershipOut], **ERRORS}, summary="A maker's teams")
+@router.get(
+    "/makers/{handle}/teams",
+    response={200: list[MembershipOut], **ERRORS},
+    summary="A maker's teams, in the order joined",
+)
+@paginate(Cursor, ordering=("id",))
 def maker_teams(request: HttpRequest, handle: str) -> object:
     return selectors.teams_of(user=selectors.user_by_handle(handle=handle))
 
@@ -277,13 +289,11 @@ def team_member_remove(request: HttpRequest, slug: str, handle: str) -> Status:
 @router.get(
     "/teams/{slug}/invitations",
     response={200: list[InvitationOut], **ERRORS},
-    summary="Pending invitations (owners, maintainers)",
+    summary="Pending invitations, newest first (owners, maintainers)",
 )
+@paginate(Cursor, ordering=("-id",))
 def team_invitations(request: HttpRequest, slug: str) -> object:
-    team = selectors.team_by_slug(slug=slug)
-    if not selectors.team_can_manage(role=selectors.team_role(team=team, user=_actor(request))):
-        raise Forbidden("Only owners and maintainers may see the team's invitations.", code="role_required")
-    return selectors.team_invitations_pending(team=team).select_related("team")
+    return selectors.team_invitations_pending_for(team=selectors.team_by_slug(slug=slug), viewer=_actor(request))
 
 
 @router.post(

@@ -6,7 +6,7 @@ import re
 
 from django.db.models import Count, QuerySet
 
-from crowdmaker.core.errors import NotFound
+from crowdmaker.core.errors import Forbidden, NotFound
 from crowdmaker.people.models import (
     HANDLE_PATTERN,
     SLUG_PATTERN,
@@ -73,6 +73,13 @@ def team_invitations_pending(*, team: Team) -> QuerySet[TeamInvitation]:
     return TeamInvitation.objects.filter(team=team, status=InvitationStatus.PENDING).select_related(
         "invitee__profile", "invited_by"
     )
+
+
+def team_invitations_pending_for(*, team: Team, viewer: User) -> QuerySet[TeamInvitation]:
+    """The team's pending invitations, which only its owners and maintainers may see."""
+    if not team_can_manage(role=team_role(team=team, user=viewer)):
+        raise Forbidden("Only owners and maintainers may see the team's invitations.", code="role_required")
+    return team_invitations_pending(team=team).select_related("team")
 
 
 def invitations_for(*, user: User) -> QuerySet[TeamInvitation]:

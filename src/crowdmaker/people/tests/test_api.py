@@ -97,6 +97,21 @@ def maintainer(make_user: MakeUser, team: Team) -> User:
 # --- the caller's profile --------------------------------------------------------------------------------------
 
 
+def test_me_is_the_token_owners_account_and_profile(api: ApiClient, user: User) -> None:
+    response = api.get("/api/v1/me")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"handle", "display_name", "bio", "links", "email", "date_joined"}
+    assert {k: body[k] for k in ("handle", "display_name", "email", "bio", "links")} == {
+        "handle": "ada",
+        "display_name": "Ada Okafor",
+        "email": "ada@example.org",
+        "bio": "",
+        "links": [],
+    }
+
+
 def test_profile_edit_changes_the_fields_given(api: ApiClient, user: User) -> None:
     response = api.patch(
         "/api/v1/me/profile",
@@ -113,6 +128,18 @@ def test_profile_edit_changes_the_fields_given(api: ApiClient, user: User) -> No
     profile = Profile.objects.get(user=user)
     assert (profile.display_name, profile.bio) == ("Ada Okafor", "I solder.")
     assert profile.links == ["https://ada.example.org", "http://lamps.example.org/ada"]
+
+
+def test_bio_keeps_line_breaks_and_names_keep_joiners(api: ApiClient, user: User) -> None:
+    response = api.patch(
+        "/api/v1/me/profile",
+        {"bio": "Line one.\r\nLine two.\n\tIndented.", "display_name": "Ada \U0001f469\u200d\U0001f527"},
+    )
+
+    assert response.status_code == 200
+    profile = Profile.objects.get(user=user)
+    assert profile.bio == "Line one.\r\nLine two.\n\tIndented."
+    assert profile.display_name == "Ada \U0001f469\u200d\U0001f527"  # a woman mechanic: an emoji joined by ZWJ
 
 
 def test_profile_edit_can_empty_the_bio_and_links(api: ApiClient, user: User) -> None:
@@ -145,6 +172,12 @@ def test_profile_edit_can_empty_the_bio_and_links(api: ApiClient, user: User) ->
         pytest.param({"bio": None, "links": "https://x.org"}, 422, "validation_error", "links", id="text for list"),
         pytest.param({"links": [1]}, 422, "validation_error", "links.0", id="number in list"),
         pytest.param({"bio": "a\x00b"}, 422, "invalid", "bio", id="NUL in bio"),
+        pytest.param({"bio": "ring\x07bell"}, 422, "invalid", "bio", id="control character in bio"),
+        pytest.param({"display_name": "Ada\nOkafor"}, 422, "invalid", "display_name", id="newline in name"),
+        pytest.param({"display_name": "Ada\rBcc: x"}, 422, "invalid", "display_name", id="CR in name"),
+        pytest.param({"display_name": "Ada\tOkafor"}, 422, "invalid", "display_name", id="tab in name"),
+        pytest.param({"display_name": "Ada\u202eOkafor"}, 422, "invalid", "display_name", id="bidi override"),
+        pytest.param({"links": ["https://example.org/a\nb"]}, 422, "invalid", "links.0", id="newline in link"),
     ],
 )
 def test_bad_profile_edit_is_refused_and_changes_nothing(
@@ -245,6 +278,11 @@ def test_team_create_with_a_taken_slug_is_409_and_changes_nothing(
         ({"slug": "fine-slug"}, "validation_error", "name"),
         ({"slug": "fine-slug", "name": "   "}, "invalid", "name"),
         ({"slug": "fine-slug", "name": "X\x00"}, "invalid", "name"),
+        ({"slug": "fine-slug", "name": "Lamps\nBcc: everyone@example.org"}, "invalid", "name"),
+        ({"slug": "fine-slug", "name": "Lamps\r\nand lanterns"}, "invalid", "name"),
+        ({"slug": "fine-slug", "name": "Tab\tbed"}, "invalid", "name"),
+        ({"slug": "fine-slug", "name": "Esc\x1b[31m"}, "invalid", "name"),
+        ({"slug": "fine-slug", "name": "X", "description": "bell\x07"}, "invalid", "description"),
         ({"slug": "fine-slug", "name": "X", "description": "d" * 2001}, "validation_error", "description"),
         ({"slug": "fine-slug", "name": "X", "owner": "bruno"}, "validation_error", "owner"),
     ],
@@ -291,12 +329,21 @@ def test_team_patch_by_outsider_or_plain_member_is_403_and_changes_nothing(
     assert team_state(team) == before
 
 
+def test_team_description_keeps_line_breaks(api: ApiClient, team: Team) -> None:
+    response = api.patch("/api/v1/teams/lamp-makers", {"description": "Lamps.\n\nAnd lanterns."})
+
+    assert response.status_code == 200
+    assert team_state(team)["description"] == "Lamps.\n\nAnd lanterns."
+
+
 def test_team_patch_refuses_bad_input_and_unknown_teams(api: ApiClient, team: Team) -> None:
     before = team_state(team)
 
     assert_error(api.patch("/api/v1/teams/lamp-makers", {"slug": "renamed"}), 422, "validation_error", "slug")
     assert_error(api.patch("/api/v1/teams/lamp-makers", {"name": ""}), 422, "validation_error", "name")
     assert_error(api.patch("/api/v1/teams/lamp-makers", {"name": " "}), 422, "invalid", "name")
+    assert_error(api.patch("/api/v1/teams/lamp-makers", {"name": "Two\nlines"}), 422, "invalid", "name")
+    assert_error(api.patch("/api/v1/teams/lamp-makers", {"description": "NUL\x00"}), 422, "invalid", "description")
     assert_error(api.patch("/api/v1/teams/lamp-makers", raw="{"), 400, "invalid_json")
     assert_error(api.patch("/api/v1/teams/nope", {"name": "X"}), 404, "not_found")
     assert team_state(team) == before
@@ -377,7 +424,7 @@ def test_invitee_accepts_and_becomes_a_member(api: ApiClient, api_for: ApiFor, t
 
     listed = bruno.get("/api/v1/me/invitations")
     assert listed.status_code == 200
-    assert [i["id"] for i in listed.json()] == [invitation_id]
+    assert [i["id"] for i in listed.json()["results"]] == [invitation_id]
 
     response = bruno.post(f"/api/v1/me/invitations/{invitation_id}/accept")
 
@@ -387,7 +434,7 @@ def test_invitee_accepts_and_becomes_a_member(api: ApiClient, api_for: ApiFor, t
     invitation = TeamInvitation.objects.get(pk=invitation_id)
     assert invitation.status == InvitationStatus.ACCEPTED
     assert invitation.responded_at is not None
-    assert bruno.get("/api/v1/me/invitations").json() == []
+    assert bruno.get("/api/v1/me/invitations").json()["results"] == []
     # Accepting again is refused: the invitation is closed, and membership is unchanged.
     assert_error(bruno.post(f"/api/v1/me/invitations/{invitation_id}/accept"), 409, "invitation_closed")
     assert memberships_of(team) == {"ada": Role.OWNER, "bruno": Role.MAINTAINER}
@@ -426,15 +473,36 @@ def test_accepting_an_expired_invitation_is_refused(
 ) -> None:
     invitation_id = invite(api, "bruno").json()["id"]
     TeamInvitation.objects.filter(pk=invitation_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    bruno = api_for(other_user)
+    before = people_counts()
 
-    assert_error(api_for(other_user).post(f"/api/v1/me/invitations/{invitation_id}/accept"), 409, "invitation_closed")
+    assert_error(bruno.post(f"/api/v1/me/invitations/{invitation_id}/accept"), 409, "invitation_closed")
+
     assert memberships_of(team) == {"ada": Role.OWNER}
+    assert people_counts() == before
+    # The refusal rolls back; the invitation stays pending until the expiry job closes it.
+    invitation = TeamInvitation.objects.get(pk=invitation_id)
+    assert (invitation.status, invitation.responded_at) == (InvitationStatus.PENDING, None)
 
 
-def test_unknown_invitation_ids(api: ApiClient) -> None:
-    assert_error(api.post("/api/v1/me/invitations/999999/accept"), 404, "not_found")
-    assert_error(api.post("/api/v1/me/invitations/99999999999999999999/accept"), 404, "not_found")
-    assert_error(api.post("/api/v1/me/invitations/abc/accept"), 422, "validation_error", "invitation_id")
+def test_unknown_invitation_ids_are_refused_and_change_nothing(
+    api: ApiClient, api_for: ApiFor, team: Team, other_user: User
+) -> None:
+    invitation_id = invite(api, "bruno").json()["id"]  # a real one, which must stay as it is
+    bruno = api_for(other_user)
+    before = people_counts()
+
+    for action in ("accept", "decline"):
+        assert_error(bruno.post(f"/api/v1/me/invitations/999999/{action}"), 404, "not_found")
+        assert_error(bruno.post(f"/api/v1/me/invitations/99999999999999999999/{action}"), 404, "not_found")
+        assert_error(bruno.post(f"/api/v1/me/invitations/-1/{action}"), 404, "not_found")
+        assert_error(bruno.post(f"/api/v1/me/invitations/abc/{action}"), 422, "validation_error", "invitation_id")
+    assert_error(api.delete("/api/v1/teams/lamp-makers/invitations/999999"), 404, "not_found")
+
+    assert people_counts() == before
+    assert memberships_of(team) == {"ada": Role.OWNER}
+    invitation = TeamInvitation.objects.get(pk=invitation_id)
+    assert (invitation.status, invitation.responded_at) == (InvitationStatus.PENDING, None)
 
 
 def test_owner_revokes_an_invitation(api: ApiClient, api_for: ApiFor, team: Team, other_user: User) -> None:
@@ -476,7 +544,7 @@ def test_team_invitations_are_listed_to_managers_only(
     response = api.get("/api/v1/teams/lamp-makers/invitations")
 
     assert response.status_code == 200
-    assert [i["id"] for i in response.json()] == [invitation_id]
+    assert [i["id"] for i in response.json()["results"]] == [invitation_id]
     assert_error(api_for(member).get("/api/v1/teams/lamp-makers/invitations"), 403, "role_required")
     assert_error(api_for(other_user).get("/api/v1/teams/lamp-makers/invitations"), 403, "role_required")
 
@@ -559,16 +627,61 @@ def test_a_member_may_leave_but_not_remove_others(
     assert_error(api.delete("/api/v1/teams/lamp-makers/members/dev"), 404, "not_found", "handle")
 
 
-def test_my_teams(api: ApiClient, user: User, team: Team) -> None:
+def test_my_teams_in_the_order_joined(api: ApiClient, user: User, team: Team) -> None:
     services.team_create(actor=user, slug="aardvarks", name="Aardvarks")
 
     response = api.get("/api/v1/me/teams")
 
     assert response.status_code == 200
-    assert response.json() == [
-        {"team": "aardvarks", "team_name": "Aardvarks", "role": "owner"},
-        {"team": "lamp-makers", "team_name": "Lamp makers", "role": "owner"},
+    assert response.json() == {
+        "previous": None,
+        "next": None,
+        "results": [
+            {"team": "lamp-makers", "team_name": "Lamp makers", "role": "owner"},
+            {"team": "aardvarks", "team_name": "Aardvarks", "role": "owner"},
+        ],
+    }
+
+
+def walk(client: ApiClient, url: str | None) -> list[list[Any]]:
+    """Follow `next` from `url` to the end; return each page's results."""
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        assert set(response.json()) == {"previous", "next", "results"}
+        pages.append(response.json()["results"])
+        url = response.json()["next"]
+    return pages
+
+
+def test_team_and_invitation_lists_are_cursor_paginated(
+    api: ApiClient, api_for: ApiFor, user: User, team: Team, make_user: MakeUser
+) -> None:
+    slugs = ["lamp-makers"] + [services.team_create(actor=user, slug=f"t-{n}", name=f"T {n}").slug for n in range(4)]
+    invitees = [make_user(f"guest{n}") for n in range(5)]
+    made = [
+        services.team_invitation_create(actor=user, team=team, invitee_handle=i.handle, role="member").pk
+        for i in invitees
     ]
+    for slug in slugs[1:]:
+        other_team = Team.objects.get(slug=slug)
+        services.team_invitation_create(actor=user, team=other_team, invitee_handle="guest0", role="member")
+    guest = api_for(invitees[0])
+
+    my_teams = walk(api, "/api/v1/me/teams?page_size=2")
+    assert [len(page) for page in my_teams] == [2, 2, 1]
+    assert [m["team"] for page in my_teams for m in page] == slugs  # in the order joined, each once
+    their_teams = walk(guest, "/api/v1/makers/ada/teams?page_size=2")
+    assert [m["team"] for page in their_teams for m in page] == slugs
+    team_invitations = walk(api, "/api/v1/teams/lamp-makers/invitations?page_size=2")
+    assert [len(page) for page in team_invitations] == [2, 2, 1]
+    assert [i["id"] for page in team_invitations for i in page] == sorted(made, reverse=True)  # newest first
+    guest_invitations = walk(guest, "/api/v1/me/invitations?page_size=2")
+    assert [len(page) for page in guest_invitations] == [2, 2, 1]
+    assert [i["team"] for page in guest_invitations for i in page] == list(reversed(slugs))
+    assert_error(api.get("/api/v1/me/teams?page_size=0"), 422, "validation_error", "page_size")
+    assert_error(api.get("/api/v1/me/invitations?cursor=" + _cursor("p=abc")), 422, "validation_error", "cursor")
 
 
 # --- API tokens -----------------------------------------------------------------------------------------------------
@@ -833,11 +946,13 @@ def test_invitation_lists_query_count_does_not_grow(
     api.get("/api/v1/me")
 
     with django_assert_max_num_queries(4):  # the token, the team, the caller's role, the invitations
-        assert len(api.get("/api/v1/teams/lamp-makers/invitations").json()) == 8
+        assert len(api.get("/api/v1/teams/lamp-makers/invitations").json()["results"]) == 8
     with django_assert_max_num_queries(2):
-        assert len(api.get("/api/v1/me/invitations").json()) == 8
+        assert len(api.get("/api/v1/me/invitations").json()["results"]) == 8
     with django_assert_max_num_queries(2):
-        assert len(api.get("/api/v1/me/teams").json()) == 1
+        assert len(api.get("/api/v1/me/teams").json()["results"]) == 1
+    with django_assert_max_num_queries(3):  # the token, the maker, the memberships with their teams
+        assert len(api.get("/api/v1/makers/invitee0/teams").json()["results"]) == 1
 
 
 # --- what ninja answers by itself, in the same shape ----------------------------------------------------------------
