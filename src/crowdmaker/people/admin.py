@@ -41,12 +41,20 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class MembershipInline(admin.TabularInline):
+    """Read-only: roles change and members leave only through the services, which keep a team's last owner."""
+
     model = Membership
     extra = 0
     fields = ("user", "role", "joined_at")
-    readonly_fields = ("user", "joined_at")
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

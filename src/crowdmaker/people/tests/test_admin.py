@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from crowdmaker.people import services
-from crowdmaker.people.models import User
+from crowdmaker.people.models import Membership, Role, User
 
 
 @pytest.fixture
@@ -63,3 +63,46 @@ def test_operator_edits_a_user_page(operator: User, user: User) -> None:
 
     assert response.status_code == 200
     assert "ada@example.org" in response.content.decode()
+
+
+def test_team_members_are_read_only_in_the_admin(operator: User, user: User, other_user: User) -> None:
+    team = services.team_create(actor=user, slug="light-lab", name="Light Lab")
+    services.team_member_add(team=team, user=other_user, role=Role.MEMBER)
+    client = Client()
+    client.force_login(operator)
+
+    page = client.get(f"/admin/people/team/{team.pk}/change/").content.decode()
+
+    assert "bruno" in page  # members are shown,
+    assert 'name="memberships-0-role"' not in page  # but no role can be picked,
+    assert 'name="memberships-0-DELETE"' not in page  # no membership deleted,
+    assert 'name="memberships-MAX_NUM_FORMS" value="0"' in page  # and none added
+
+
+def test_an_admin_post_cannot_change_roles_or_remove_the_last_owner(operator: User, user: User) -> None:
+    team = services.team_create(actor=user, slug="light-lab", name="Light Lab")
+    ada = Membership.objects.get(team=team, user=user)
+    client = Client()
+    client.force_login(operator)
+
+    response = client.post(
+        f"/admin/people/team/{team.pk}/change/",
+        {
+            "name": "Light Lab",
+            "description": "",
+            "memberships-TOTAL_FORMS": "2",
+            "memberships-INITIAL_FORMS": "1",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+            "memberships-0-id": str(ada.pk),
+            "memberships-0-team": str(team.pk),
+            "memberships-0-role": "member",
+            "memberships-0-DELETE": "on",
+            "memberships-1-team": str(team.pk),
+            "memberships-1-user": str(operator.pk),
+            "memberships-1-role": "owner",
+        },
+    )
+
+    assert response.status_code == 302  # the team form itself saves; the memberships in the post are ignored
+    assert list(Membership.objects.filter(team=team).values_list("user__handle", "role")) == [("ada", "owner")]
