@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Length, Lower
@@ -34,9 +35,14 @@ class UserManager(BaseUserManager["User"]):
         return self.get(email__iexact=username or "")
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        from crowdmaker.core.errors import DomainError
         from crowdmaker.people.services import user_create
 
-        return user_create(email=email, password=password, **extra)
+        try:
+            return user_create(email=email, password=password, **extra)
+        except DomainError as exc:
+            # Django's commands (createsuperuser) report a ValidationError as a clear error, not a traceback.
+            raise ValidationError({exc.field or NON_FIELD_ERRORS: exc.message}) from exc
 
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.update(is_staff=True, is_superuser=True)
