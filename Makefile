@@ -11,12 +11,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip prints each package it fetches, so a first install (a minute or two) shows its progress.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "make: installing Crowdmaker and its dependencies into $(VENV) ..."
+	$(BIN)/python -m pip install --progress-bar off -e .
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "make: installing the development tools into $(VENV) ..."
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
