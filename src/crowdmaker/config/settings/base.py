@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "crowdmaker.core",
     "crowdmaker.people",
+    "crowdmaker.ledger",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,9 @@
+"""App config of `ledger`."""
+
+from django.apps import AppConfig
+
+
+class LedgerConfig(AppConfig):
+    name = "crowdmaker.ledger"
+    label = "ledger"
+    verbose_name = "Ledger"

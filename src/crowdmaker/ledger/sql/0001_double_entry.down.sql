@@ -1,0 +1,11 @@
+DROP TRIGGER IF EXISTS ledger_transaction_has_legs ON ledger_transaction;
+DROP TRIGGER IF EXISTS ledger_leg_balanced ON ledger_leg;
+DROP TRIGGER IF EXISTS ledger_account_guard ON ledger_account;
+DROP TRIGGER IF EXISTS ledger_leg_apply ON ledger_leg;
+DROP TRIGGER IF EXISTS ledger_leg_append_only ON ledger_leg;
+DROP TRIGGER IF EXISTS ledger_transaction_append_only ON ledger_transaction;
+DROP FUNCTION IF EXISTS ledger_check_has_legs();
+DROP FUNCTION IF EXISTS ledger_check_balanced();
+DROP FUNCTION IF EXISTS ledger_account_guard();
+DROP FUNCTION IF EXISTS ledger_leg_apply();
+DROP FUNCTION IF EXISTS ledger_refuse_change();
