@@ -160,6 +160,15 @@ CROWDMAKER_TOKEN_TOUCH_SECONDS = 60
 # The scheduler loop in `crowdmaker worker` looks for due periodic work this often.
 CROWDMAKER_SCHEDULER_TICK_SECONDS = float(os.environ.get("SCHEDULER_TICK_SECONDS", "5"))
 
+# Money (see MONEY.md). The platform's fee is this share of the margin (price minus declared unit cost).
+CROWDMAKER_PLATFORM_FEE_RATE = os.environ.get("PLATFORM_FEE_RATE", "0.10")
+# The payment gateway, as a dotted path to a PaymentGateway class; the sandbox is the default.
+CROWDMAKER_PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "crowdmaker.ledger.gateways.sandbox.SandboxGateway")
+# Secret the sandbox gateway signs its webhooks with (HMAC-SHA256); set a real one in production.
+CROWDMAKER_SANDBOX_WEBHOOK_SECRET = os.environ.get("SANDBOX_WEBHOOK_SECRET", "sandbox-webhook-secret")
+# How long a response stored under an Idempotency-Key is replayed (MONEY.md: at least 24 hours).
+CROWDMAKER_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
@@ -110,7 +112,7 @@ def test_a_reversal_undoes_once(accounts) -> None:
 # --- the database on its own --------------------------------------------------------------------------------
 
 
-def _raw(sql: str, params: list[object] | None = None) -> None:
+def _raw(sql: str, params: list[Any] | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
 
