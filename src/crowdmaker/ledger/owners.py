@@ -7,7 +7,7 @@ the ledger an owner's public label, whether its ledger is public, and who may se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +26,23 @@ class OwnerKindResolver:
     kind: str
     describe: Callable[[str], OwnerInfo | None]  # None: no such owner
     can_see_detail: Callable[[str, Any], bool]  # (owner id, user) -> may this user see full detail?
+    # Optional: describe many owners of this kind in one query (ids missing from the answer do not exist).
+    describe_many: Callable[[Sequence[str]], dict[str, OwnerInfo]] | None = None
 
 
 _resolvers: dict[str, OwnerKindResolver] = {}
 
 
 def register_owner_kind(
-    *, kind: str, describe: Callable[[str], OwnerInfo | None], can_see_detail: Callable[[str, Any], bool]
+    *,
+    kind: str,
+    describe: Callable[[str], OwnerInfo | None],
+    can_see_detail: Callable[[str, Any], bool],
+    describe_many: Callable[[Sequence[str]], dict[str, OwnerInfo]] | None = None,
 ) -> None:
-    _resolvers[kind] = OwnerKindResolver(kind=kind, describe=describe, can_see_detail=can_see_detail)
+    _resolvers[kind] = OwnerKindResolver(
+        kind=kind, describe=describe, can_see_detail=can_see_detail, describe_many=describe_many
+    )
 
 
 def _platform(owner_id: str) -> OwnerInfo | None:
@@ -56,6 +64,25 @@ register_owner_kind(kind="gateway", describe=_gateway, can_see_detail=_operators
 def owner_describe(kind: str, owner_id: str) -> OwnerInfo | None:
     resolver = _resolvers.get(kind)
     return resolver.describe(owner_id) if resolver else None
+
+
+def owners_describe(owners: Iterable[tuple[str, str]]) -> dict[tuple[str, str], OwnerInfo]:
+    """Describe many (kind, id) owners at once: one query per kind whose resolver can batch, so a page of
+    ledger entries names its counterparts without a query per row. Unknown owners are left out."""
+    by_kind: dict[str, set[str]] = {}
+    for kind, owner_id in owners:
+        by_kind.setdefault(kind, set()).add(owner_id)
+    found: dict[tuple[str, str], OwnerInfo] = {}
+    for kind, ids in by_kind.items():
+        resolver = _resolvers.get(kind)
+        if resolver is None:
+            continue
+        if resolver.describe_many is not None:
+            described = resolver.describe_many(sorted(ids))
+        else:
+            described = {owner_id: info for owner_id in ids if (info := resolver.describe(owner_id)) is not None}
+        found.update({(kind, owner_id): info for owner_id, info in described.items()})
+    return found
 
 
 def owner_can_see_detail(kind: str, owner_id: str, user: Any) -> bool:
