@@ -50,12 +50,22 @@ class ProfileOut(Schema):
 class MeOut(ProfileOut):
     email: str
     date_joined: datetime
+    show_on_public_ledgers: bool = Field(
+        ..., description="Whether public ledgers show the caller's display name rather than a pseudonym."
+    )
+
+    @staticmethod
+    def resolve_show_on_public_ledgers(user: User) -> bool:
+        return user.profile.show_on_public_ledgers
 
 
 class ProfileIn(InputSchema):
     display_name: str | None = Field(None, min_length=1, max_length=80)
     bio: str | None = Field(None, max_length=2000)
     links: list[str] | None = Field(None, max_length=MAX_PROFILE_LINKS)
+    show_on_public_ledgers: bool | None = Field(
+        None, description="Show your display name on public ledgers (otherwise a pseudonym)."
+    )
 
 
 class TeamOut(Schema):
@@ -164,7 +174,13 @@ def me(request: HttpRequest) -> User:
 @router.patch("/me/profile", response={200: MeOut, **ERRORS}, summary="Edit the caller's public profile")
 def me_profile_update(request: HttpRequest, payload: ProfileIn) -> User:
     actor = _actor(request)
-    services.profile_update(user=actor, display_name=payload.display_name, bio=payload.bio, links=payload.links)
+    services.profile_update(
+        user=actor,
+        display_name=payload.display_name,
+        bio=payload.bio,
+        links=payload.links,
+        show_on_public_ledgers=payload.show_on_public_ledgers,
+    )
     return selectors.user_by_handle(handle=actor.handle)
 
 

@@ -1,4 +1,4 @@
-"""App config of `people`: registers its periodic jobs with the scheduler."""
+"""App config of `people`: registers its periodic jobs with the scheduler and its ledger owner kinds."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ class PeopleConfig(AppConfig):
 
     def ready(self) -> None:
         from crowdmaker.core import scheduler
-        from crowdmaker.people import tasks
+        from crowdmaker.people import ledger_owners, tasks
+
+        ledger_owners.register()
 
         scheduler.register_periodic(
             name="people.team_invitations_expire", task=tasks.team_invitations_expire, every=timedelta(hours=1)

@@ -80,6 +80,11 @@ class ProfileForm(ServiceForm):
         help_text=f"One web address (http or https) per line, at most {MAX_PROFILE_LINKS}.",
         widget=forms.Textarea(attrs={"rows": MAX_PROFILE_LINKS, "spellcheck": "false"}),
     )
+    show_on_public_ledgers = forms.BooleanField(
+        label="Show my name on public ledgers",
+        required=False,
+        help_text="Otherwise your pledges and payments appear on public ledgers under a pseudonym.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

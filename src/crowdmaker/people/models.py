@@ -83,6 +83,10 @@ class Profile(models.Model):
     bio = models.TextField(blank=True, max_length=BIO_MAX_LENGTH)
     links = ArrayField(models.URLField(max_length=300), size=MAX_PROFILE_LINKS, default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    show_on_public_ledgers = models.BooleanField(
+        default=False,
+        help_text="Show this person's display name on public ledgers; otherwise they appear under a pseudonym.",
+    )
 
     class Meta:
         constraints = [

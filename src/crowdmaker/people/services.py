@@ -155,7 +155,12 @@ def _clean_links(links: list[str]) -> list[str]:
 
 @transaction.atomic
 def profile_update(
-    *, user: User, display_name: str | None = None, bio: str | None = None, links: list[str] | None = None
+    *,
+    user: User,
+    display_name: str | None = None,
+    bio: str | None = None,
+    links: list[str] | None = None,
+    show_on_public_ledgers: bool | None = None,
 ) -> Profile:
     """Change the fields given (None leaves a field as it is)."""
     profile = Profile.objects.select_for_update().get(user=user)
@@ -165,6 +170,8 @@ def profile_update(
         profile.bio = _clean_text(bio, field="bio", max_length=BIO_MAX_LENGTH, multiline=True)
     if links is not None:
         profile.links = _clean_links(links)
+    if show_on_public_ledgers is not None:
+        profile.show_on_public_ledgers = bool(show_on_public_ledgers)
     profile.save()
     return profile
 

@@ -202,7 +202,12 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         current = me.profile
         form = ProfileForm(
-            initial={"display_name": current.display_name, "bio": current.bio, "links": list(current.links)}
+            initial={
+                "display_name": current.display_name,
+                "bio": current.bio,
+                "links": list(current.links),
+                "show_on_public_ledgers": current.show_on_public_ledgers,
+            }
         )
         return _render_form(request, template, form)
     form = ProfileForm(request.POST)
@@ -214,6 +219,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             display_name=form.cleaned_data["display_name"],
             bio=form.cleaned_data["bio"],
             links=form.cleaned_data["links"],
+            show_on_public_ledgers=form.cleaned_data["show_on_public_ledgers"],
         )
     except DomainError as exc:
         form.add_domain_error(exc)
