@@ -8,6 +8,8 @@ from django.views.decorators.csrf import csrf_exempt
 from crowdmaker.core.api import CrowdmakerApi, install_error_handlers
 from crowdmaker.core.api import router as core_router
 from crowdmaker.ledger.api import router as ledger_router
+from crowdmaker.ledger.api_public import anyone
+from crowdmaker.ledger.api_public import router as ledger_public_router
 from crowdmaker.people.api import router as people_router
 from crowdmaker.people.auth import API_AUTH
 
@@ -26,6 +28,7 @@ install_error_handlers(api)
 api.add_router("", core_router)
 api.add_router("", people_router)
 api.add_router("", ledger_router)
+api.add_router("", ledger_public_router, auth=[*API_AUTH, anyone])  # public ledgers: anonymous reads allowed
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403

@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/v1/(?P<rest>.*)$", not_found),
     path("", include("crowdmaker.people.urls")),
+    path("", include("crowdmaker.ledger.urls")),
     path("", include("crowdmaker.core.urls")),
 ]
