@@ -55,10 +55,12 @@ class ApiClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    def request(self, method: str, path: str, body: Any = None, *, raw: str | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, *, raw: str | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         call = getattr(self.client, method.lower())
-        kwargs: dict[str, Any] = {"headers": self._headers()}
+        kwargs: dict[str, Any] = {"headers": {**self._headers(), **(headers or {})}}
         if data is not None:
             kwargs.update(data=data, content_type="application/json")
         return call(path, **kwargs)

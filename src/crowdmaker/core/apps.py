@@ -16,3 +16,6 @@ class CoreConfig(AppConfig):
         from crowdmaker.core import scheduler, tasks
 
         scheduler.register_periodic(name="core.throttle_prune", task=tasks.throttle_prune, every=timedelta(hours=1))
+        scheduler.register_periodic(
+            name="core.idempotency_prune", task=tasks.idempotency_prune, every=timedelta(hours=1)
+        )
