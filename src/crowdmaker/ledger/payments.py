@@ -1,0 +1,515 @@
+"""Payments and payouts through the payment gateway, and their postings in the ledger.
+
+Saleor's rule: the gateway is never called inside a database transaction. Each step records its intent in one
+short locked transaction (a pending PaymentOperation or Payout, with the reference the gateway will see), calls
+the gateway outside it, and finishes in another. A pending step is resumed with the same reference and every
+posting carries an idempotency key, so retrying a GatewayUnavailable or rerunning after a crash never charges,
+refunds or pays anyone twice. A decline is recorded (committed) first, then raised as PaymentDeclined.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from crowdmaker.core.errors import Conflict, DomainError, Invalid
+from crowdmaker.ledger import owners
+from crowdmaker.ledger.gateways import Declined, GatewayUnavailable, PaymentGateway, payment_gateway
+from crowdmaker.ledger.models import (
+    Account,
+    OperationStatus,
+    Payment,
+    PaymentOperation,
+    PaymentOperationKind,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+    Transaction,
+)
+from crowdmaker.ledger.money import Money, MoneyError, allocate, check_currency, fee_rate, platform_fee
+from crowdmaker.ledger.services import account_open, transaction_post, transaction_reverse
+
+logger = logging.getLogger(__name__)
+
+# How often one service call tries a gateway that does not answer, at once, before it gives up with 503; the
+# step stays pending and the next call (the client's retry with the same Idempotency-Key) resumes it.
+GATEWAY_ATTEMPTS = 3
+
+CLEARING = "gateway-clearing"  # the gateway's side: money that came in from cards (goes negative)
+PAYOUTS = "payouts"  # the gateway's side: money that left the platform to bank accounts
+RECEIVED = "received"  # the payee's: money paid to it
+REVENUE = "platform-revenue"
+
+# Owners that money may be paid to through the API; the platform and the gateways are not payees.
+PAYEE_KINDS = ("person", "team", "campaign", "project")
+
+T = TypeVar("T")
+
+
+class PaymentDeclined(DomainError):
+    """The gateway said no (HTTP 402); the payment or payout records it."""
+
+    status = 402
+    code = "payment_declined"
+
+
+class GatewayDown(DomainError):
+    """The gateway did not answer after GATEWAY_ATTEMPTS tries (HTTP 503); retry later with the same key."""
+
+    status = 503
+    code = "gateway_unavailable"
+
+
+def _call(step: Callable[[], T]) -> T:
+    for attempt in range(1, GATEWAY_ATTEMPTS + 1):
+        try:
+            return step()
+        except GatewayUnavailable as exc:
+            logger.warning("payment gateway unavailable (attempt %s of %s): %s", attempt, GATEWAY_ATTEMPTS, exc)
+            if attempt == GATEWAY_ATTEMPTS:
+                raise GatewayDown(
+                    "The payment gateway is not answering; nothing was charged twice. Retry with the same "
+                    "Idempotency-Key."
+                ) from exc
+    raise AssertionError("unreachable")
+
+
+def _gateway_for(payment_or_payout: Payment | Payout, gateway: PaymentGateway | None) -> PaymentGateway:
+    gateway = gateway or payment_gateway()
+    if gateway.name != payment_or_payout.gateway:
+        raise Conflict(
+            f"This was made through the {payment_or_payout.gateway} gateway, not {gateway.name}.",
+            code="gateway_mismatch",
+        )
+    return gateway
+
+
+def _money(amount: int, currency: str) -> Money:
+    return Money(amount, currency)
+
+
+def _locked(payment_id: int) -> Payment:
+    return Payment.objects.select_for_update().get(pk=payment_id)
+
+
+def _save(payment: Payment, *fields: str) -> None:
+    payment.updated_at = timezone.now()
+    payment.save(update_fields=[*fields, "updated_at"])
+
+
+def _finish_operation(operation: PaymentOperation, *, status: str, gateway_id: str = "", failure: str = "") -> None:
+    operation.status = status
+    operation.gateway_id = gateway_id
+    operation.failure_code = failure
+    operation.finished_at = timezone.now()
+    operation.save(update_fields=["status", "gateway_id", "failure_code", "finished_at"])
+
+
+def _declined(payment: Payment, exc: Declined, what: str) -> PaymentDeclined:
+    return PaymentDeclined(f"Payment #{payment.pk}: the {what} was declined ({exc.reason}).", code=f"{what}_declined")
+
+
+# --- authorize ------------------------------------------------------------------------------------------------
+
+
+def payment_authorize(
+    *,
+    payer_id: str,
+    payee_kind: str,
+    payee_id: str,
+    amount: Money,
+    payment_method: str,
+    reference: str | None = None,
+    gateway: PaymentGateway | None = None,
+) -> Payment:
+    """Record a payment and hold `amount` on the payment method. The same reference resumes the same payment."""
+    gateway = gateway or payment_gateway()
+    if not isinstance(amount, Money) or amount.amount <= 0:
+        raise Invalid("A payment moves more than zero.", field="amount")
+    if payee_kind not in PAYEE_KINDS or owners.owner_describe(payee_kind, payee_id) is None:
+        raise Invalid(f"There is no payee {payee_kind}:{payee_id}.", code="payee_not_found", field="payee")
+    if not payment_method or len(payment_method) > 100:
+        raise Invalid("A payment method is 1 to 100 characters.", field="payment_method")
+    reference = reference or f"payment-{uuid.uuid4().hex}"
+    terms = {
+        "payer_id": payer_id,
+        "payee_kind": payee_kind,
+        "payee_id": payee_id,
+        "amount": amount.amount,
+        "currency": amount.currency,
+        "payment_method": payment_method,
+        "gateway": gateway.name,
+    }
+    with transaction.atomic():
+        payment, created = Payment.objects.get_or_create(reference=reference, defaults=terms)
+        if not created:
+            payment = _locked(payment.pk)
+            if any(getattr(payment, name) != value for name, value in terms.items()):
+                raise Invalid("This reference belongs to a different payment.", code="reference_reused")
+        if payment.status != PaymentStatus.PENDING:
+            return _finished_authorization(payment)
+        operation, _ = PaymentOperation.objects.get_or_create(
+            reference=reference,
+            defaults={"payment": payment, "kind": PaymentOperationKind.AUTHORIZE, "amount": amount.amount},
+        )
+
+    try:
+        authorization = _call(lambda: gateway.authorize(amount, payment_method, reference))
+    except Declined as exc:
+        with transaction.atomic():
+            payment = _locked(payment.pk)
+            if payment.status == PaymentStatus.PENDING:
+                payment.status = PaymentStatus.FAILED
+                payment.failure_code = exc.reason[:60]
+                payment.failure_message = exc.message[:300]
+                _save(payment, "status", "failure_code", "failure_message")
+                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+        return _finished_authorization(payment)
+
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        if payment.status == PaymentStatus.PENDING:
+            payment.status = PaymentStatus.AUTHORIZED
+            payment.authorization_id = authorization.id
+            _save(payment, "status", "authorization_id")
+            _finish_operation(operation, status=OperationStatus.SUCCEEDED, gateway_id=authorization.id)
+    return payment
+
+
+def _finished_authorization(payment: Payment) -> Payment:
+    """The payment once its authorization is settled; a declined authorization is raised as PaymentDeclined."""
+    if payment.status == PaymentStatus.FAILED and not payment.authorization_id:
+        raise PaymentDeclined(
+            f"Payment #{payment.pk} was declined ({payment.failure_code}).", code=payment.failure_code or "declined"
+        )
+    return payment
+
+
+# --- capture and void -----------------------------------------------------------------------------------------
+
+
+def _begin(payment: Payment, *, kind: str, reference: str, amount: int) -> PaymentOperation:
+    """Inside the locked transaction: the pending operation to (re)do, refusing when another is in progress."""
+    pending = payment.operations.filter(status=OperationStatus.PENDING).first()
+    if pending is not None:
+        if pending.reference != reference:
+            raise Conflict(f"Payment #{payment.pk} is busy with a {pending.kind}; retry shortly.", code="payment_busy")
+        return pending
+    return PaymentOperation.objects.create(payment=payment, kind=kind, reference=reference, amount=amount)
+
+
+def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: PaymentGateway | None = None) -> Payment:
+    """Take the authorized money (or less) and post it: gateway clearing -> payee, then the platform fee.
+
+    When the gateway declines the capture, the authorization is voided and PaymentDeclined raised; nothing is
+    posted. Capturing a captured payment returns it unchanged.
+    """
+    gateway = _gateway_for(payment, gateway)
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
+            return payment
+        if payment.status != PaymentStatus.AUTHORIZED:
+            raise Conflict(f"Payment #{payment.pk} is {payment.status}; only an authorized one can be captured.",
+                           code="payment_not_authorized")  # fmt: skip
+        take = amount if amount is not None else _money(payment.amount, payment.currency)
+        if take.currency != payment.currency or not 0 < take.amount <= payment.amount:
+            raise Invalid(f"A capture takes more than zero and at most {_money(payment.amount, payment.currency)}.",
+                          code="capture_amount_invalid", field="amount")  # fmt: skip
+        operation = _begin(
+            payment, kind=PaymentOperationKind.CAPTURE, reference=f"{payment.reference}:capture", amount=take.amount
+        )
+    take = _money(operation.amount, payment.currency)
+    if operation.kind != PaymentOperationKind.CAPTURE:
+        raise Conflict(f"Payment #{payment.pk} is busy with a {operation.kind}.", code="payment_busy")
+
+    try:
+        capture = _call(lambda: gateway.capture(payment.authorization_id, take, reference=operation.reference))
+    except Declined as exc:
+        # The money cannot be taken: release the hold on the card rather than leave it until it expires.
+        try:
+            _call(lambda: gateway.void(payment.authorization_id, reference=f"{payment.reference}:void"))
+            outcome = PaymentStatus.VOIDED
+        except Declined:
+            outcome = PaymentStatus.FAILED
+        with transaction.atomic():
+            payment = _locked(payment.pk)
+            if payment.status == PaymentStatus.AUTHORIZED:
+                payment.status = outcome
+                payment.failure_code = exc.reason[:60]
+                payment.failure_message = exc.message[:300]
+                _save(payment, "status", "failure_code", "failure_message")
+                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+        raise _declined(payment, exc, "capture") from exc
+
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        if payment.status == PaymentStatus.AUTHORIZED:
+            fee = platform_fee(take, None, fee_rate(settings.CROWDMAKER_PLATFORM_FEE_RATE))
+            _post_capture(payment, take, fee, gateway)
+            payment.status = PaymentStatus.CAPTURED
+            payment.captured_amount = take.amount
+            payment.fee_amount = fee.amount
+            payment.capture_id = capture.id
+            _save(payment, "status", "captured_amount", "fee_amount", "capture_id")
+            _finish_operation(operation, status=OperationStatus.SUCCEEDED, gateway_id=capture.id)
+    return payment
+
+
+def _accounts(payment: Payment, gateway_name: str) -> tuple[Account, Account, Account]:
+    currency = payment.currency
+    clearing = account_open(
+        owner_kind="gateway", owner_id=gateway_name, purpose=CLEARING, currency=currency, allow_negative=True
+    )
+    received = account_open(
+        owner_kind=payment.payee_kind, owner_id=payment.payee_id, purpose=RECEIVED, currency=currency
+    )
+    revenue = account_open(owner_kind="platform", purpose=REVENUE, currency=currency)
+    return clearing, received, revenue
+
+
+def _post_capture(payment: Payment, take: Money, fee: Money, gateway: PaymentGateway) -> None:
+    clearing, received, revenue = _accounts(payment, gateway.name)
+    subject = ("payment", str(payment.pk))
+    transaction_post(
+        kind="payment-capture",
+        legs=[(clearing, -take), (received, take)],
+        memo=f"Payment #{payment.pk} captured",
+        subject=subject,
+        idempotency_key=f"payment:{payment.pk}:capture",
+    )
+    if fee:
+        transaction_post(
+            kind="platform-fee",
+            legs=[(received, -fee), (revenue, fee)],
+            memo=f"Platform fee on payment #{payment.pk}",
+            subject=subject,
+            idempotency_key=f"payment:{payment.pk}:fee",
+        )
+
+
+def payment_void(*, payment: Payment, gateway: PaymentGateway | None = None) -> Payment:
+    """Release an authorization that will not be captured. Voiding a voided payment returns it unchanged."""
+    gateway = _gateway_for(payment, gateway)
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        if payment.status == PaymentStatus.VOIDED:
+            return payment
+        if payment.status != PaymentStatus.AUTHORIZED:
+            raise Conflict(f"Payment #{payment.pk} is {payment.status}; only an authorized one can be voided.",
+                           code="payment_not_authorized")  # fmt: skip
+        operation = _begin(payment, kind=PaymentOperationKind.VOID, reference=f"{payment.reference}:void", amount=0)
+    if operation.kind != PaymentOperationKind.VOID:
+        raise Conflict(f"Payment #{payment.pk} is busy with a {operation.kind}.", code="payment_busy")
+
+    try:
+        _call(lambda: gateway.void(payment.authorization_id, reference=operation.reference))
+    except Declined as exc:
+        with transaction.atomic():
+            payment = _locked(payment.pk)
+            if payment.status == PaymentStatus.AUTHORIZED:
+                payment.status = PaymentStatus.FAILED
+                payment.failure_code = f"void_{exc.reason}"[:60]
+                payment.failure_message = exc.message[:300]
+                _save(payment, "status", "failure_code", "failure_message")
+                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+        raise _declined(payment, exc, "void") from exc
+
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        if payment.status == PaymentStatus.AUTHORIZED:
+            payment.status = PaymentStatus.VOIDED
+            _save(payment, "status")
+            _finish_operation(operation, status=OperationStatus.SUCCEEDED)
+    return payment
+
+
+# --- refund ---------------------------------------------------------------------------------------------------
+
+
+def _fee_refunded(payment: Payment, refunded: int) -> int:
+    """The part of the first `refunded` minor units that was fee, split exactly like the capture was.
+
+    Computed on the running total, so partial refunds that add up to the whole give back exactly the fee.
+    """
+    if refunded == 0 or payment.fee_amount == 0:
+        return 0
+    total = _money(refunded, payment.currency)
+    return allocate(total, [payment.captured_amount - payment.fee_amount, payment.fee_amount])[1].amount
+
+
+def payment_refund(
+    *, payment: Payment, amount: Money, reference: str | None = None, gateway: PaymentGateway | None = None
+) -> Payment:
+    """Give back part or all of a captured payment, taking it back from the payee and the fee proportionally.
+
+    The ledger posting is made first, in the locked transaction (so a payee that has paid the money on is
+    refused with InsufficientFunds before the gateway moves anything); a declined refund is reversed.
+    """
+    gateway = _gateway_for(payment, gateway)
+    reference = reference or f"{payment.reference}:refund:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        operation = PaymentOperation.objects.filter(reference=reference).first()
+        if operation is not None:
+            if (operation.payment_id, operation.kind, operation.amount) != (
+                payment.pk,
+                PaymentOperationKind.REFUND,
+                amount.amount,
+            ):
+                raise Invalid("This reference belongs to a different refund.", code="reference_reused")
+            if operation.status == OperationStatus.SUCCEEDED:
+                return payment
+            if operation.status == OperationStatus.FAILED:
+                raise PaymentDeclined(f"Payment #{payment.pk}: the refund was declined ({operation.failure_code}).",
+                                      code="refund_declined")  # fmt: skip
+        else:
+            if payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+                raise Conflict(f"Payment #{payment.pk} is {payment.status}; only captured money can be refunded.",
+                               code="payment_not_captured")  # fmt: skip
+            refundable = payment.captured_amount - payment.refunded_amount
+            if amount.currency != payment.currency or not 0 < amount.amount <= refundable:
+                raise Invalid(f"A refund gives back more than zero and at most {_money(refundable, payment.currency)}.",
+                              code="refund_amount_invalid", field="amount")  # fmt: skip
+            operation = _begin(payment, kind=PaymentOperationKind.REFUND, reference=reference, amount=amount.amount)
+            _post_refund(payment, operation, gateway)
+
+    try:
+        refund = _call(lambda: gateway.refund(payment.capture_id, amount, reference=reference))
+    except Declined as exc:
+        with transaction.atomic():
+            payment = _locked(payment.pk)
+            operation = PaymentOperation.objects.select_for_update().get(pk=operation.pk)
+            if operation.status == OperationStatus.PENDING:
+                posted = Transaction.objects.get(idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}")
+                transaction_reverse(
+                    original=posted,
+                    memo=f"Refund of payment #{payment.pk} declined by the gateway",
+                    idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}:reversal",
+                )
+                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+        raise _declined(payment, exc, "refund") from exc
+
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        operation = PaymentOperation.objects.select_for_update().get(pk=operation.pk)
+        if operation.status == OperationStatus.PENDING:
+            payment.refunded_amount += amount.amount
+            payment.status = (
+                PaymentStatus.REFUNDED
+                if payment.refunded_amount == payment.captured_amount
+                else PaymentStatus.PARTIALLY_REFUNDED
+            )
+            _save(payment, "status", "refunded_amount")
+            _finish_operation(operation, status=OperationStatus.SUCCEEDED, gateway_id=refund.id)
+    return payment
+
+
+def _post_refund(payment: Payment, operation: PaymentOperation, gateway: PaymentGateway) -> None:
+    clearing, received, revenue = _accounts(payment, gateway.name)
+    amount = operation.amount
+    fee_part = _fee_refunded(payment, payment.refunded_amount + amount) - _fee_refunded(
+        payment, payment.refunded_amount
+    )
+    legs = [(clearing, _money(amount, payment.currency))]
+    if amount - fee_part:
+        legs.append((received, _money(-(amount - fee_part), payment.currency)))
+    if fee_part:
+        legs.append((revenue, _money(-fee_part, payment.currency)))
+    transaction_post(
+        kind="refund",
+        legs=legs,
+        memo=f"Refund on payment #{payment.pk}",
+        subject=("payment", str(payment.pk)),
+        idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}",
+    )
+
+
+# --- payouts --------------------------------------------------------------------------------------------------
+
+
+def payout_create(
+    *,
+    owner_kind: str,
+    owner_id: str,
+    amount: Money,
+    destination: str,
+    purpose: str = RECEIVED,
+    reference: str | None = None,
+    gateway: PaymentGateway | None = None,
+) -> Payout:
+    """Send money from an owner's account to a destination outside the platform.
+
+    The money is taken from the account into the gateway's payouts account first (refused with
+    InsufficientFunds when it is not there), then the gateway pays; a declined payout is reversed.
+    """
+    gateway = gateway or payment_gateway()
+    try:
+        check_currency(amount.currency)
+    except MoneyError as exc:
+        raise Invalid(str(exc), field="currency") from exc
+    if amount.amount <= 0:
+        raise Invalid("A payout moves more than zero.", field="amount")
+    if not destination or len(destination) > 200:
+        raise Invalid("A payout destination is 1 to 200 characters.", field="destination")
+    reference = reference or f"payout-{uuid.uuid4().hex}"
+    terms = {
+        "owner_kind": owner_kind,
+        "owner_id": owner_id,
+        "purpose": purpose,
+        "amount": amount.amount,
+        "currency": amount.currency,
+        "destination": destination,
+        "gateway": gateway.name,
+    }
+    with transaction.atomic():
+        payout, created = Payout.objects.get_or_create(reference=reference, defaults=terms)
+        if not created:
+            payout = Payout.objects.select_for_update().get(pk=payout.pk)
+            if any(getattr(payout, name) != value for name, value in terms.items()):
+                raise Invalid("This reference belongs to a different payout.", code="reference_reused")
+        if payout.status == PayoutStatus.PAID:
+            return payout
+        if payout.status == PayoutStatus.FAILED:
+            raise PaymentDeclined(f"Payout #{payout.pk} was declined ({payout.failure_code}).", code="payout_declined")
+        source = account_open(owner_kind=owner_kind, owner_id=owner_id, purpose=purpose, currency=amount.currency)
+        sent = account_open(owner_kind="gateway", owner_id=gateway.name, purpose=PAYOUTS, currency=amount.currency)
+        transaction_post(
+            kind="payout",
+            legs=[(source, -amount), (sent, amount)],
+            memo=f"Payout #{payout.pk} to {destination}",
+            subject=("payout", str(payout.pk)),
+            idempotency_key=f"payout:{payout.pk}",
+        )
+
+    try:
+        paid = _call(lambda: gateway.payout(destination, amount, reference=reference))
+    except Declined as exc:
+        with transaction.atomic():
+            payout = Payout.objects.select_for_update().get(pk=payout.pk)
+            if payout.status == PayoutStatus.PENDING:
+                transaction_reverse(
+                    original=Transaction.objects.get(idempotency_key=f"payout:{payout.pk}"),
+                    memo=f"Payout #{payout.pk} declined by the gateway",
+                    idempotency_key=f"payout:{payout.pk}:reversal",
+                )
+                payout.status = PayoutStatus.FAILED
+                payout.failure_code = exc.reason[:60]
+                payout.updated_at = timezone.now()
+                payout.save(update_fields=["status", "failure_code", "updated_at"])
+        raise PaymentDeclined(f"Payout #{payout.pk} was declined ({exc.reason}).", code="payout_declined") from exc
+
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout.pk)
+        if payout.status == PayoutStatus.PENDING:
+            payout.status = PayoutStatus.PAID
+            payout.gateway_id = paid.id
+            payout.updated_at = timezone.now()
+            payout.save(update_fields=["status", "gateway_id", "updated_at"])
+    return payout
