@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0001_initial'),
+        ("people", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='profile',
-            name='show_on_public_ledgers',
-            field=models.BooleanField(default=False, help_text="Show this person's display name on public ledgers; otherwise they appear under a pseudonym."),
+            model_name="profile",
+            name="show_on_public_ledgers",
+            field=models.BooleanField(
+                default=False,
+                help_text="Show this person's display name on public ledgers; otherwise they appear under a pseudonym.",
+            ),
         ),
     ]
