@@ -85,14 +85,14 @@ def test_a_larger_weight_never_gets_less_and_ties_favour_the_earlier_part(total:
 @given(
     total=non_negative_amounts,
     weights=weight_lists,
-    position=st.integers(min_value=0, max_value=29),
+    position=st.integers(min_value=0, max_value=1000),
     increase=st.integers(min_value=1, max_value=10**6),
 )
 @example(total=10, weights=[1, 1, 1], position=2, increase=1)
 def test_increasing_a_weight_never_decreases_its_part(
     total: int, weights: list[int], position: int, increase: int
 ) -> None:
-    assume(position < len(weights))
+    position %= len(weights)  # any part, without filtering examples out
     larger = list(weights)
     larger[position] += increase
 
