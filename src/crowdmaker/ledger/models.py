@@ -2,8 +2,9 @@
 
 The database holds the invariants (see sql/0001_double_entry.sql): each transaction's legs sum to zero per
 currency (checked at commit), legs are non-zero and in their account's currency, transactions and legs are
-append-only, and an account's cached balance is maintained from its legs and never goes below zero unless
-the account allows it.
+append-only, and an account's cached balance is maintained from its legs and, once a transaction's legs are
+all in, never below zero unless the account allows it (checked at commit, so the order of a posting's legs
+does not matter).
 """
 
 from __future__ import annotations
@@ -38,9 +39,6 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(
                 "owner_kind", "owner_id", "purpose", "currency", name="ledger_account_one_per_owner_purpose"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(allow_negative=True) | models.Q(balance__gte=0), name="ledger_account_no_overdraft"
             ),
             models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="ledger_account_currency"),
             models.CheckConstraint(condition=models.Q(owner_kind__in=OwnerKind.values), name="ledger_account_owner"),

@@ -123,7 +123,10 @@ def fee_rate(value: str | int | Fraction) -> Fraction:
         rate = Fraction(value)
     elif isinstance(value, str):
         text = value.strip()
-        rate = Fraction(text[:-1].strip()) / 100 if text.endswith("%") else Fraction(text)
+        try:
+            rate = Fraction(text[:-1].strip()) / 100 if text.endswith("%") else Fraction(text)
+        except (ValueError, ZeroDivisionError) as exc:
+            raise MoneyError(f"Not a fee rate: {value!r} (write it as '0.10' or '10%').") from exc
     else:
         raise MoneyError(f"A fee rate must be a decimal string or a fraction, not {type(value).__name__}.")
     if not 0 <= rate <= 1:

@@ -10,13 +10,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from django.db import IntegrityError, connection, transaction
-from django.db.utils import DatabaseError
 
 from crowdmaker.core.errors import Conflict, Invalid
 from crowdmaker.ledger.models import Account, Leg, OwnerKind, Transaction
 from crowdmaker.ledger.money import Money, MoneyError, check_currency
 
 MAX_LEGS = 1000
+# The deferred constraint triggers of sql/0001 and sql/0003 that transaction_post runs before it returns.
+DEFERRED_CHECKS = "ledger_leg_balanced, ledger_transaction_has_legs, ledger_leg_no_overdraft"
 
 
 class InsufficientFunds(Conflict):
@@ -122,23 +123,24 @@ def transaction_post(
                     for account, money in legs
                 ]
             )
-            # Run the deferred balance checks now: a refusal belongs to this call, not to a later commit.
+            # Run the deferred checks now: a refusal belongs to this call, not to a later commit.
             with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ledger_leg_balanced, ledger_transaction_has_legs IMMEDIATE")
-                cursor.execute("SET CONSTRAINTS ledger_leg_balanced, ledger_transaction_has_legs DEFERRED")
-    except IntegrityError as exc:
+                cursor.execute(f"SET CONSTRAINTS {DEFERRED_CHECKS} IMMEDIATE")
+                cursor.execute(f"SET CONSTRAINTS {DEFERRED_CHECKS} DEFERRED")
+    except IntegrityError as exc:  # the SQL triggers raise integrity errors too
         message = str(exc)
-        if "ledger_account_no_overdraft" in message:
+        if "would be overdrawn" in message:
             raise InsufficientFunds("An account would go below zero.", field="legs") from exc
         if "ledger_transaction_idempotency_key_unique" in message:
             raise Conflict("This idempotency key is being posted right now.", code="idempotency_key_in_use") from exc
         if "reverses_id" in message:
             raise Conflict("This transaction has been reversed already.", code="already_reversed") from exc
-        raise
-    except DatabaseError as exc:  # the triggers' integrity errors arrive as such too
-        raise Invalid(f"The ledger refused the posting: {exc}".strip(), code="ledger_refused") from exc
+        # Python's checks above refuse what the triggers would; reaching here means the database saw more.
+        raise Invalid(f"The ledger refused the posting: {message.splitlines()[0]}", code="ledger_refused") from exc
+    # Deadlocks and serialisation failures are not the caller's fault: they propagate as errors to retry.
+    balances = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "balance"))
     for account, _ in legs:
-        account.refresh_from_db(fields=["balance"])
+        account.balance = balances[account.pk]
     return posted
 
 

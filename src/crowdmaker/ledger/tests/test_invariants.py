@@ -54,18 +54,15 @@ class Model:
     by_key: dict[str, Posted] = field(default_factory=dict)
 
     def refused_for_overdraft(self, legs: list[tuple[int, int, str]]) -> bool:
-        """Whether the database refuses these legs: an account that may not go negative does so after any leg.
+        """Whether the database refuses these legs: an account that may not go negative ends below zero.
 
-        The balance trigger moves the cached balance leg by leg, in the order the legs are given, and the overdraft
-        check sees every step: a posting that passes money through an empty account is refused when its outgoing
-        leg comes first, even though its net effect leaves the account at zero or above.
+        The overdraft check runs once all of a posting's legs are in, so only the net effect counts: money may
+        pass through an empty account within one posting, whatever the order of its legs.
         """
         running = dict(self.balances)
         for account, amount, _ in legs:
             running[account] += amount
-            if running[account] < 0 and not self.allow_negative[account]:
-                return True
-        return False
+        return any(running[account] < 0 and not self.allow_negative[account] for account, _, _ in legs)
 
     def apply(self, legs: list[tuple[int, int, str]]) -> None:
         for account, amount, _ in legs:

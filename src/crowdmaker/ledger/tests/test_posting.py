@@ -168,3 +168,32 @@ def test_raw_sql_zero_leg_and_wrong_currency_are_refused(accounts) -> None:
              [posted.pk, accounts["escrow"].pk])  # fmt: skip
 
     assert Leg.objects.filter(transaction=posted).count() == 2
+
+
+def test_the_order_of_legs_does_not_decide_an_overdraft(accounts) -> None:
+    # Money passes through the empty escrow within one posting: out first, in second.
+    posted = services.transaction_post(
+        kind="test",
+        legs=[
+            (accounts["escrow"], eur(-100)),
+            (accounts["fee"], eur(100)),
+            (accounts["card"], eur(-100)),
+            (accounts["escrow"], eur(100)),
+        ],
+    )
+
+    assert list(posted.legs.order_by("pk").values_list("amount", flat=True)) == [-100, 100, -100, 100]
+    assert Account.objects.get(pk=accounts["escrow"].pk).balance == 0
+
+
+def test_raw_sql_overdraft_is_refused_at_commit(accounts) -> None:
+    with pytest.raises(IntegrityError, match="would be overdrawn"), transaction.atomic():  # noqa: PT012
+        _raw("INSERT INTO ledger_transaction (kind, memo, subject_kind, subject_id, idempotency_key, posted_at) "
+             "VALUES ('forged', '', '', '', '', now())")  # fmt: skip
+        _raw("INSERT INTO ledger_leg (transaction_id, account_id, amount, currency) "
+             "VALUES (currval('ledger_transaction_id_seq'), %s, -500, 'EUR'), "
+             "(currval('ledger_transaction_id_seq'), %s, 500, 'EUR')",
+             [accounts["escrow"].pk, accounts["fee"].pk])  # fmt: skip
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")  # what COMMIT would do
+
+    assert Account.objects.get(pk=accounts["escrow"].pk).balance == 0
