@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -183,10 +184,10 @@ def test_verify_command_exits_1_as_a_separate_process(transactional_db: None) ->
 
 def run_command_process() -> subprocess.CompletedProcess[str]:
     settings = connection.settings_dict
-    url = (
-        f"postgresql://{settings['USER']}:{settings['PASSWORD'] or ''}@{settings['HOST']}:{settings['PORT'] or 5432}"
-        f"/{settings['NAME']}"
-    )
+    host = str(settings["HOST"])
+    # The embedded PostgreSQL listens on a socket folder, which a URL carries percent-encoded as its host.
+    where = quote(host, safe="") if host.startswith("/") else f"{host}:{settings['PORT'] or 5432}"
+    url = f"postgresql://{settings['USER']}:{settings['PASSWORD'] or ''}@{where}/{settings['NAME']}"
     env: dict[str, Any] = {
         **os.environ,
         "DATABASE_URL": url,
