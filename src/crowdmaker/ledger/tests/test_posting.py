@@ -197,3 +197,35 @@ def test_raw_sql_overdraft_is_refused_at_commit(accounts) -> None:
         _raw("SET CONSTRAINTS ALL IMMEDIATE")  # what COMMIT would do
 
     assert Account.objects.get(pk=accounts["escrow"].pk).balance == 0
+
+
+def test_raw_sql_cannot_add_legs_to_a_committed_transaction(transactional_db: None) -> None:
+    card = services.account_open(
+        owner_kind="gateway", owner_id="sandbox", purpose="gateway-clearing", currency="EUR", allow_negative=True
+    )
+    escrow = services.account_open(owner_kind="campaign", owner_id="7", purpose="campaign-escrow", currency="EUR")
+    posted = services.transaction_post(kind="test", legs=[(card, eur(-700)), (escrow, eur(700))])
+
+    # A balanced pair slipped into history later would pass the balance check on its own.
+    with pytest.raises(IntegrityError, match="only when it is created"), transaction.atomic():  # noqa: PT012
+        _raw("INSERT INTO ledger_leg (transaction_id, account_id, amount, currency) VALUES (%s, %s, -300, 'EUR'), "
+             "(%s, %s, 300, 'EUR')", [posted.pk, card.pk, posted.pk, escrow.pk])  # fmt: skip
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")
+
+    assert Leg.objects.filter(transaction=posted).count() == 2
+    assert Account.objects.get(pk=escrow.pk).balance == 700
+
+
+def test_raw_sql_cannot_open_an_account_with_money_in_it(db: None) -> None:
+    with pytest.raises(IntegrityError, match="opens with a zero balance"), transaction.atomic():
+        _raw("INSERT INTO ledger_account (owner_kind, owner_id, purpose, currency, allow_negative, balance, created_at) "
+             "VALUES ('team', '3', 'received', 'EUR', false, 5000, now())")  # fmt: skip
+
+    assert Account.objects.count() == 0
+
+
+def test_raw_sql_cannot_switch_an_accounts_overdraft_permission(accounts) -> None:
+    with pytest.raises(IntegrityError, match="overdraft permission never change"), transaction.atomic():
+        _raw("UPDATE ledger_account SET allow_negative = true WHERE id = %s", [accounts["escrow"].pk])
+
+    assert Account.objects.get(pk=accounts["escrow"].pk).allow_negative is False
