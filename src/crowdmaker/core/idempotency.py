@@ -1,10 +1,15 @@
 """Idempotency-Key for the API's money-creating POSTs (pledges, orders, payments, refunds, payouts).
 
 Semantics (MONEY.md): the key (1..255 characters) is scoped to the caller. Same key and same request: the
-first response, status and body, errors included, is replayed for CROWDMAKER_IDEMPOTENCY_TTL_HOURS. Same key,
-different request: 422 `idempotency_key_reused`. Same key while the first is in flight: 409
-`idempotency_key_in_flight`. This module must never start the work before the key's row is committed, and
-never keeps a 5xx answer: nothing was finished, so the same key may be sent again and the work resumes.
+first response, status and body, errors included, is replayed for CROWDMAKER_IDEMPOTENCY_TTL_HOURS (at least
+24, a system check refuses less). Same key, different request: 422 `idempotency_key_reused`. Same key while the
+first is in flight: 409 `idempotency_key_in_flight`. Which answers are kept: every 2xx, 3xx and 4xx, e.g. 402
+declines and 422 refusals, is final and replayed; 409, 429 and 5xx answers say "not now, try again" (the
+payment is busy, the caller is throttled, the gateway is down) and are not kept, so a retry with the same key
+runs again. A handler must therefore never answer 409 or 429 after doing part of its work. The claim is taken
+outside any database transaction (it must be committed before the work starts, and a replay must see committed
+answers); taking it inside one raises RuntimeError. This module never starts the work before the claim is
+committed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ MAX_KEY_LENGTH = 255
 # before this); its key may then be taken over. Work keyed by `idempotency_reference` resumes safely.
 STALE_AFTER = timedelta(minutes=10)
 REPLAYED_HEADER = "Idempotent-Replayed"
+# Answers that mean "not now": the request may succeed later, so they are not kept and the key stays free.
+RETRYABLE_STATUSES = frozenset({409, 429})
 _REQUEST_ATTRIBUTE = "_crowdmaker_idempotency"
 
 
@@ -114,6 +121,28 @@ def idempotency_reference(request: HttpRequest, purpose: str) -> str:
 # --- the record: claim, finish, release, prune ---------------------------------------------------------------
 
 
+def _require_no_transaction() -> None:
+    """Refuse to claim a key inside a database transaction.
+
+    Inside one, the claim row would not be visible to a concurrent request with the same key until the
+    caller commits (both would do the work), a rollback would silently drop it, and a replay would read
+    through the caller's snapshot. ATOMIC_REQUESTS is off, so API handlers run in autocommit. A durable
+    atomic block is refused inside another one for the same reason, so it is the test: Django lets a
+    durable block into the transaction its TestCase (and pytest-django's `db` fixture) wraps each test in.
+    """
+    if not connection.in_atomic_block:
+        return
+    try:
+        with transaction.atomic(durable=True):
+            return
+    except RuntimeError as nested:
+        raise RuntimeError(
+            f"An {HEADER} must be claimed outside any database transaction (ATOMIC_REQUESTS must stay off, "
+            "and @idempotent handlers must not be called inside transaction.atomic): the claim has to be "
+            "committed before the work starts."
+        ) from nested
+
+
 def idempotency_claim(*, scope: str, key: str, fingerprint: str, method: str, path: str) -> Claim | IdempotencyRecord:
     """Take the key for this request (a Claim), or return the finished record whose response to replay.
 
@@ -121,6 +150,7 @@ def idempotency_claim(*, scope: str, key: str, fingerprint: str, method: str, pa
     request with the key is still in flight. The row is inserted with ON CONFLICT DO NOTHING in autocommit, so
     exactly one of two simultaneous requests gets the claim and the other sees it.
     """
+    _require_no_transaction()
     table = IdempotencyRecord._meta.db_table
     for _ in range(3):  # an expired or stale row is cleared and the insert tried again
         now = timezone.now()
@@ -163,9 +193,14 @@ def idempotency_claim(*, scope: str, key: str, fingerprint: str, method: str, pa
     raise Conflict(f"This {HEADER} is changing hands right now; retry.", code="idempotency_key_in_flight")
 
 
+def is_final(status: int) -> bool:
+    """Whether an answer with this status is kept and replayed (see the module docstring)."""
+    return status < 500 and status not in RETRYABLE_STATUSES
+
+
 def idempotency_finish(*, claim: Claim, response: HttpResponseBase) -> None:
-    """Store the response to replay; a 5xx is not stored, and the key is free again."""
-    if response.status_code >= 500 or not isinstance(response, HttpResponse):
+    """Store the response to replay; a retryable one (409, 429, 5xx) is not stored, and the key is free again."""
+    if not is_final(response.status_code) or not isinstance(response, HttpResponse):
         idempotency_release(claim=claim)
         return
     now = timezone.now()

@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.core.checks import run_checks
+from django.db import connection, transaction
 from django.http import HttpRequest
+from django.test import override_settings
 from django.urls import path
 from django.utils import timezone
 from ninja import Router, Schema, Status
@@ -20,8 +22,8 @@ from ninja import Router, Schema, Status
 from crowdmaker.conftest import ApiClient
 from crowdmaker.core import scheduler
 from crowdmaker.core.api import CrowdmakerApi, ErrorOut, InputSchema, install_error_handlers
-from crowdmaker.core.errors import Invalid
-from crowdmaker.core.idempotency import STALE_AFTER, idempotency_prune, idempotent
+from crowdmaker.core.errors import Conflict, Invalid, Throttled
+from crowdmaker.core.idempotency import STALE_AFTER, idempotency_claim, idempotency_prune, idempotent
 from crowdmaker.core.models import IdempotencyRecord, ThrottleEvent
 from crowdmaker.people.auth import API_AUTH
 from crowdmaker.people.models import User
@@ -37,6 +39,8 @@ class WorkIn(InputSchema):
     fail: bool = False
     crash: bool = False
     wait: bool = False
+    busy: bool = False
+    throttled: bool = False
 
 
 class WorkOut(Schema):
@@ -47,12 +51,20 @@ class WorkOut(Schema):
 router = Router()
 
 
-@router.post("/work", response={201: WorkOut, 400: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+# The answer the next `busy` or `throttled` request gets; a test flips it to let the retry through.
+not_now = {"busy": True, "throttled": True}
+
+
+@router.post("/work", response={201: WorkOut, 400: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut})
 @idempotent
 def work(request: HttpRequest, payload: WorkIn) -> Status:
     if payload.wait:
         entered.set()
         release.wait(timeout=10)
+    if payload.busy and not_now["busy"]:
+        raise Conflict("Busy with another step; retry shortly.", code="payment_busy")
+    if payload.throttled and not_now["throttled"]:
+        raise Throttled("Too many requests.", retry_after=1)
     if payload.fail:
         raise Invalid("This amount is refused.", code="amount_refused", field="amount")
     if payload.crash:
@@ -214,6 +226,69 @@ def test_a_server_error_is_not_stored_so_the_same_key_can_be_retried(client: Api
     assert IdempotencyRecord.objects.count() == 0
     # The retry is the same request and runs again (and crashes again, here): nothing was replayed.
     assert post(client, {"amount": 5, "crash": True}).status_code == 500
+
+
+@pytest.mark.parametrize(("flag", "status"), [("busy", 409), ("throttled", 429)])
+def test_a_try_again_later_answer_is_not_stored_so_the_same_key_succeeds_later(
+    client: ApiClient, flag: str, status: int
+) -> None:
+    not_now[flag] = True
+    try:
+        refused = post(client, {"amount": 5, flag: True})
+        assert refused.status_code == status
+        assert IdempotencyRecord.objects.count() == 0
+        assert runs() == 0
+
+        not_now[flag] = False  # e.g. the payment's other step finished
+        later = post(client, {"amount": 5, flag: True})
+    finally:
+        not_now[flag] = True
+
+    assert later.status_code == 201
+    assert not later.has_header("Idempotent-Replayed")
+    assert runs() == 1
+    replayed = post(client, {"amount": 5, flag: True})
+    assert (replayed.status_code, replayed.content) == (201, later.content)
+    assert replayed["Idempotent-Replayed"] == "true"
+
+
+def test_a_4xx_refusal_is_final_and_stored(client: ApiClient) -> None:
+    post(client, {"amount": 5, "fail": True})
+
+    assert IdempotencyRecord.objects.get().response_status == 422
+
+
+def test_a_key_is_never_claimed_inside_a_transaction(user: User) -> None:
+    # The test's own transaction (pytest-django's `db`) is allowed, as for a durable atomic block; one the
+    # code opens is not.
+    claim = idempotency_claim(scope=f"user:{user.pk}", key="ok", fingerprint="f", method="POST", path="/t/work")
+    assert not isinstance(claim, IdempotencyRecord)
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="outside any database transaction"):
+        idempotency_claim(scope=f"user:{user.pk}", key="k", fingerprint="f", method="POST", path="/t/work")
+    assert not IdempotencyRecord.objects.filter(key="k").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_the_claim_is_taken_and_inside_atomic_it_is_refused(user: User) -> None:
+    assert not connection.in_atomic_block
+    claim = idempotency_claim(scope=f"user:{user.pk}", key="a", fingerprint="f", method="POST", path="/t/work")
+    assert not isinstance(claim, IdempotencyRecord)
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="outside any database transaction"):
+        idempotency_claim(scope=f"user:{user.pk}", key="b", fingerprint="f", method="POST", path="/t/work")
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["a"]
+
+
+@pytest.mark.parametrize(("ttl", "errors"), [(24, []), (72, []), (23, ["core.E001"]), (0, ["core.E001"])])
+def test_a_ttl_below_24_hours_is_refused_by_a_system_check(ttl: int, errors: list[str]) -> None:
+    with override_settings(CROWDMAKER_IDEMPOTENCY_TTL_HOURS=ttl):
+        found = [message for message in run_checks() if message.id == "core.E001"]
+
+    assert [message.id for message in found] == errors
+    if found:
+        assert f"CROWDMAKER_IDEMPOTENCY_TTL_HOURS is {ttl}" in found[0].msg
+        assert found[0].is_serious()
 
 
 def test_after_the_ttl_the_key_starts_afresh_and_prune_deletes_only_expired_records(client: ApiClient) -> None:
