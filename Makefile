@@ -46,7 +46,7 @@ format: dev
 	$(BIN)/ruff format .
 
 typecheck: dev
-	$(BIN)/mypy
+	DATABASE_URL=$${DATABASE_URL:-postgresql://mypy-loads-settings-only@localhost/none} $(BIN)/mypy
 
 migrations-check: dev
 	DJANGO_SETTINGS_MODULE=crowdmaker.config.settings.test $(BIN)/crowdmaker makemigrations --check --dry-run

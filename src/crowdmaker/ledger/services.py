@@ -73,10 +73,35 @@ def _check_legs(legs: Sequence[tuple[Account, Money]]) -> None:
         raise Invalid(f"The legs must sum to zero per currency; they sum to {detail}.", code="unbalanced", field="legs")
 
 
-def _same_posting(existing: Transaction, kind: str, legs: Sequence[tuple[Account, Money]]) -> bool:
+def _same_posting(
+    existing: Transaction,
+    kind: str,
+    legs: Sequence[tuple[Account, Money]],
+    subject: tuple[str, str] | None,
+    reverses: Transaction | None,
+) -> bool:
     stored = sorted(existing.legs.values_list("account_id", "amount", "currency"))
     wanted = sorted((account.pk, money.amount, money.currency) for account, money in legs)
-    return existing.kind == kind and stored == wanted
+    return (
+        existing.kind == kind
+        and stored == wanted
+        and (existing.subject_kind, existing.subject_id) == (subject or ("", ""))
+        and existing.reverses_id == (reverses.pk if reverses else None)
+    )
+
+
+def _replay(
+    idempotency_key: str,
+    kind: str,
+    legs: Sequence[tuple[Account, Money]],
+    subject: tuple[str, str] | None,
+    reverses: Transaction | None,
+) -> Transaction | None:
+    """The posting made earlier under this key, if any; a different posting under it is a conflict."""
+    existing = Transaction.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None and not _same_posting(existing, kind, legs, subject, reverses):
+        raise Conflict("This idempotency key was used for a different posting.", code="idempotency_key_reused")
+    return existing
 
 
 @transaction.atomic
@@ -97,10 +122,8 @@ def transaction_post(
     if idempotency_key is not None:
         if not 0 < len(idempotency_key) <= 255:
             raise Invalid("An idempotency key has 1 to 255 characters.", field="idempotency_key")
-        existing = Transaction.objects.filter(idempotency_key=idempotency_key).first()
+        existing = _replay(idempotency_key, kind, legs, subject, reverses)
         if existing is not None:
-            if not _same_posting(existing, kind, legs):
-                raise Conflict("This idempotency key was used for a different posting.", code="idempotency_key_reused")
             return existing
     subject_kind, subject_id = subject or ("", "")
     try:
@@ -131,7 +154,12 @@ def transaction_post(
         message = str(exc)
         if "would be overdrawn" in message:
             raise InsufficientFunds("An account would go below zero.", field="legs") from exc
-        if "ledger_transaction_idempotency_key_unique" in message:
+        if "ledger_transaction_idempotency_key_unique" in message and idempotency_key:
+            # A concurrent call with the same key committed first (the unique index waited for it): its
+            # posting is the answer, as if this call had come second.
+            existing = _replay(idempotency_key, kind, legs, subject, reverses)
+            if existing is not None:
+                return existing
             raise Conflict("This idempotency key is being posted right now.", code="idempotency_key_in_use") from exc
         if "reverses_id" in message:
             raise Conflict("This transaction has been reversed already.", code="already_reversed") from exc

@@ -18,8 +18,9 @@ from django.urls import reverse
 from crowdmaker.ledger.owners import OwnerInfo, register_owner_kind
 from crowdmaker.people.models import Membership, Profile, Role, Team
 
-# Hex digits of the pseudonym: 8 keep collisions unlikely (about 1 in 80 000 pairs among 10 000 people).
-PSEUDONYM_DIGITS = 8
+# Hex digits of the pseudonym: 12 (48 bits) make a collision anywhere among a million people about a 0.2 %
+# chance (birthday bound n^2 / 2^49); 8 digits would already give about 1 % among ten thousand.
+PSEUDONYM_DIGITS = 12
 
 
 def _pk(owner_id: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -229,3 +230,44 @@ def test_raw_sql_cannot_switch_an_accounts_overdraft_permission(accounts) -> Non
         _raw("UPDATE ledger_account SET allow_negative = true WHERE id = %s", [accounts["escrow"].pk])
 
     assert Account.objects.get(pk=accounts["escrow"].pk).allow_negative is False
+
+
+def test_two_concurrent_postings_with_one_key_post_once_and_both_get_it(transactional_db: None) -> None:
+    card = services.account_open(
+        owner_kind="gateway", owner_id="sandbox", purpose="gateway-clearing", currency="EUR", allow_negative=True
+    )
+    escrow = services.account_open(owner_kind="campaign", owner_id="7", purpose="campaign-escrow", currency="EUR")
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def post() -> None:
+        try:
+            barrier.wait()
+            posted = services.transaction_post(
+                kind="test", legs=[(card, eur(-250)), (escrow, eur(250))], idempotency_key="capture:race"
+            )
+            results.append(posted.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 2
+    assert results[0] == results[1]
+    assert Transaction.objects.filter(idempotency_key="capture:race").count() == 1
+    assert Account.objects.get(pk=escrow.pk).balance == 250
+
+
+def test_an_idempotency_key_does_not_replay_a_posting_for_another_subject(accounts) -> None:
+    legs = [(accounts["card"], eur(-100)), (accounts["escrow"], eur(100))]
+    services.transaction_post(kind="test", legs=legs, subject=("campaign", "7"), idempotency_key="k")
+    before = ledger_state()
+
+    with pytest.raises(Conflict):
+        services.transaction_post(kind="test", legs=legs, subject=("campaign", "8"), idempotency_key="k")
+
+    assert ledger_state() == before

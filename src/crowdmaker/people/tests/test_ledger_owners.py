@@ -71,7 +71,7 @@ def test_a_person_is_not_public_and_appears_under_a_stable_pseudonym(user: User)
     assert info.public is False
     assert info.label == person_pseudonym(user.pk) == owner_describe("person", str(user.pk)).label  # type: ignore[union-attr]
     assert info.label.startswith("Person ")
-    assert len(info.label) == len("Person ") + 8
+    assert len(info.label) == len("Person ") + 12
     assert "Ada" not in info.label
     assert "ada" not in info.label
     assert info.url == ""
