@@ -1,6 +1,8 @@
 """`crowdmaker ledger export`: the ledger as CSV (one row per leg) or as a Beancount file `bean-check` accepts.
 
-Amounts are exact decimals computed from integer minor units; no float is ever involved. Exports only read.
+Amounts are exact decimals computed from integer minor units; no float is ever involved. Exports only read, in
+one snapshot of the database (REPEATABLE READ, READ ONLY): a posting committed while an export runs is either
+wholly in it (accounts, legs and balance assertions) or not at all, so bean-check never fails on a sound ledger.
 
 Beancount mapping (the platform's own books). The ledger's sign says "adds to this account"; Beancount's says
 debit. Every Beancount posting is the *negation* of its leg, and each account gets the root that makes the
@@ -37,6 +39,7 @@ from django.db.models import QuerySet
 
 from crowdmaker.ledger.models import Account, Leg, Transaction
 from crowdmaker.ledger.money import CURRENCIES
+from crowdmaker.ledger.selectors import read_snapshot
 
 CSV_HEADER = ["transaction_id", "posted_at", "kind", "memo", "account", "currency", "amount", "amount_minor"]
 EXTERNAL_ACCOUNT = "Equity:External"
@@ -88,6 +91,11 @@ def _accounts(owner: tuple[str, str] | None) -> QuerySet[Account]:
 
 def write_csv(stream: IO[str], owner: tuple[str, str] | None = None) -> None:
     """One row per leg, in posting order, with the ledger's own signs (positive adds to the account)."""
+    with read_snapshot():
+        _write_csv_rows(stream, owner)
+
+
+def _write_csv_rows(stream: IO[str], owner: tuple[str, str] | None) -> None:
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for leg in _legs(owner).iterator(chunk_size=CHUNK_SIZE):
@@ -227,8 +235,9 @@ def _beancount_lines(owner: tuple[str, str] | None) -> Iterator[str]:
 
 
 def write_beancount(stream: IO[str], owner: tuple[str, str] | None = None) -> None:
-    for line in _beancount_lines(owner):
-        stream.write(line + "\n")
+    with read_snapshot():
+        for line in _beancount_lines(owner):
+            stream.write(line + "\n")
 
 
 WRITERS = {"csv": write_csv, "beancount": write_beancount}

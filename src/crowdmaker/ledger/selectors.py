@@ -7,15 +7,31 @@ an operator, and never repairs them (corrections are reversing transactions).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from crowdmaker.ledger.models import Account, Leg
 from crowdmaker.ledger.money import Money
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """Run the reads inside in one REPEATABLE READ, READ ONLY transaction: one consistent snapshot.
+
+    Postings committed meanwhile are not seen half-way (e.g. accounts read before, their legs after). Inside a
+    caller's transaction its snapshot is used, since the isolation level can only be set first thing.
+    """
+    nested = connection.in_atomic_block
+    with transaction.atomic():
+        if not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def account_balance_from_legs(*, account: Account) -> Money:

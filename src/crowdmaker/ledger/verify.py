@@ -9,10 +9,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from django.db import connection, transaction
-
 from crowdmaker.ledger.models import Account, Leg, Transaction
-from crowdmaker.ledger.selectors import INVARIANT_CHECKS
+from crowdmaker.ledger.selectors import INVARIANT_CHECKS, read_snapshot
 
 # How many problems of one check the report lists before it says "... and N more".
 EXAMPLES_PER_CHECK = 10
@@ -26,11 +24,7 @@ def run_verify(*, out: Writable, err: Writable, examples: int = EXAMPLES_PER_CHE
     """Print one line per check (OK, or FAILED with the problem count and the first examples); True if all pass."""
     started = time.monotonic()
     failed: list[str] = []
-    nested = connection.in_atomic_block
-    with transaction.atomic():
-        if not nested:  # a snapshot of its own; inside a caller's transaction, that one's snapshot is used
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    with read_snapshot():
         out.write(
             f"Ledger: {Account.objects.count()} accounts, {Transaction.objects.count()} transactions, "
             f"{Leg.objects.count()} legs\n"

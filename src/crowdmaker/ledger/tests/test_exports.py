@@ -7,17 +7,19 @@ import io
 import shutil
 import subprocess
 import sys
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from crowdmaker.ledger import services
+from crowdmaker.ledger import exports, services
 from crowdmaker.ledger.exports import (
     CSV_HEADER,
     beancount_account,
@@ -304,3 +306,59 @@ def test_the_platforms_own_export(books: Books, tmp_path: Path) -> None:
 def test_a_malformed_owner_is_refused(db: None, owner: str) -> None:
     with pytest.raises(CommandError, match="--owner must be kind:id"):
         call_command("ledger", "export", "--format", "csv", "--owner", owner, stdout=io.StringIO())
+
+
+# --- one snapshot ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_posting_committed_while_the_export_runs_is_not_seen_half_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given committed books, and another connection that posts (to an account the export has not seen yet)
+    # right after the export has read the accounts and before it reads the legs
+    card = services.account_open(
+        owner_kind="gateway", owner_id="sandbox", purpose="gateway-clearing", currency="EUR", allow_negative=True
+    )
+    escrow = services.account_open(owner_kind="campaign", owner_id="7", purpose="campaign-escrow", currency="EUR")
+    services.transaction_post(kind="pledge-capture", legs=[(card, eur(-700)), (escrow, eur(700))])
+    isolation: list[str] = []
+
+    def post_from_another_connection() -> None:
+        try:
+            team = services.account_open(owner_kind="team", owner_id="3", purpose="received", currency="EUR")
+            services.transaction_post(kind="distribution", legs=[(escrow, eur(-300)), (team, eur(300))])
+        finally:
+            connection.close()
+
+    read_legs = exports._legs
+
+    def legs_after_a_concurrent_posting(owner: tuple[str, str] | None) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW transaction_isolation")
+            isolation.append(cursor.fetchone()[0])
+        thread = threading.Thread(target=post_from_another_connection)
+        thread.start()
+        thread.join(timeout=30)
+        return read_legs(owner)
+
+    monkeypatch.setattr(exports, "_legs", legs_after_a_concurrent_posting)
+
+    # When the ledger is exported meanwhile
+    text = beancount_text()
+    csv_text = io.StringIO()
+    write_csv(csv_text)
+
+    # Then the export is the ledger before the posting, whole, and bean-check accepts it
+    assert isolation == ["repeatable read", "repeatable read"]
+    assert Transaction.objects.filter(kind="distribution").count() == 2  # both posted, neither exported
+    assert "distribution" not in text
+    # (the CSV export reads once, so its snapshot begins after its hook: both postings are in it, whole)
+    assert csv_text.getvalue().count(",distribution,") == 4
+    result = run_bean_check(tmp_path, text)
+    assert result.returncode == 0, result.stdout + result.stderr + text
+    # and the next export has the postings, whole
+    monkeypatch.setattr(exports, "_legs", read_legs)
+    later = beancount_text()
+    assert later.count('* "distribution"') == 2
+    assert run_bean_check(tmp_path, later).returncode == 0
