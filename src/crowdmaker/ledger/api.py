@@ -70,7 +70,12 @@ class PaymentOut(Schema):
     amount: int
     currency: str
     captured_amount: int
-    fee_amount: int
+    fee_quoted: int = Field(
+        ...,
+        description="The platform fee on the whole amount, fixed when the payment is authorized (shown before "
+        "the payer commits to a capture).",
+    )
+    fee_amount: int = Field(..., description="The platform fee taken at capture: the quoted fee, or its share.")
     refunded_amount: int
     payment_method: str
     failure_code: str
@@ -114,8 +119,9 @@ def _payer_or_operator(request: HttpRequest, payment: Payment, action: str) -> N
 )
 @idempotent
 def payment_create(request: HttpRequest, payload: PaymentIn) -> Status:
-    """Authorizes the amount; capture it with `/payments/{id}/capture`. A declined card answers 402 and the
-    failed payment stays visible in `/payments`. 503 means the gateway did not answer: retry with the same key."""
+    """Authorizes the amount and fixes the platform fee (`fee_quoted`) that its capture will take; capture it with
+    `/payments/{id}/capture`. A declined card answers 402 and the failed payment stays visible in `/payments`.
+    503 means the gateway did not answer: retry with the same key (or the platform finishes it later)."""
     if payload.currency not in CURRENCIES:
         raise Invalid(f"Unsupported currency {payload.currency}.", field="currency")
     payment = payments.payment_authorize(
@@ -147,8 +153,9 @@ def payment_detail(request: HttpRequest, payment_id: int) -> Payment:
 )
 @idempotent
 def payment_capture(request: HttpRequest, payment_id: int) -> Payment:
-    """Takes the authorized amount and posts it to the payee, less the platform fee. When the gateway declines
-    the capture, the authorization is voided and the answer is 402 `capture_declined`."""
+    """Takes the authorized amount and posts it from the payer to the payee, less the platform fee quoted at
+    authorization. When the gateway declines the capture, the authorization is voided and the answer is 402
+    `capture_declined`."""
     payment = _visible(request, payment_id)
     _payer_or_operator(request, payment, "capture")
     return payments.payment_capture(payment=payment)

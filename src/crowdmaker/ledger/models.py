@@ -139,6 +139,11 @@ class Payment(models.Model):
     authorization_id = models.CharField(max_length=100, blank=True)
     capture_id = models.CharField(max_length=100, blank=True)
     captured_amount = models.BigIntegerField(default=0)
+    fee_quoted = models.BigIntegerField(
+        default=0,
+        help_text="Platform fee on the whole amount, fixed and shown at authorization; a capture takes it "
+        "(in proportion when it takes less than the amount).",
+    )
     fee_amount = models.BigIntegerField(default=0, help_text="Platform fee taken at capture.")
     refunded_amount = models.BigIntegerField(default=0)
     failure_code = models.CharField(max_length=60, blank=True)
@@ -157,7 +162,12 @@ class Payment(models.Model):
                 name="ledger_payment_captured_within_authorized",
             ),
             models.CheckConstraint(
-                condition=models.Q(fee_amount__gte=0, fee_amount__lte=models.F("captured_amount")),
+                condition=models.Q(fee_quoted__gte=0, fee_quoted__lte=models.F("amount")),
+                name="ledger_payment_fee_quoted_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_amount__gte=0, fee_amount__lte=models.F("captured_amount"))
+                & models.Q(fee_amount__lte=models.F("fee_quoted")),
                 name="ledger_payment_fee_within_captured",
             ),
             models.CheckConstraint(

@@ -4,7 +4,13 @@ Saleor's rule: the gateway is never called inside a database transaction. Each s
 short locked transaction (a pending PaymentOperation or Payout, with the reference the gateway will see), calls
 the gateway outside it, and finishes in another. A pending step is resumed with the same reference and every
 posting carries an idempotency key, so retrying a GatewayUnavailable or rerunning after a crash never charges,
-refunds or pays anyone twice. A decline is recorded (committed) first, then raised as PaymentDeclined.
+refunds or pays anyone twice. A decline is recorded (committed) first, then raised as PaymentDeclined. A step
+nobody retries is finished by `payments_resume_stale` (the periodic job ledger.payments_resume_stale).
+
+The platform fee is fixed when the payment is authorized (Payment.fee_quoted, shown before the payer commits)
+and a capture takes that figure. Each posting names the payer: the money passes through the payer's own
+`payments` account (netting to zero within the posting), so public ledgers show who paid, pseudonymously unless
+they chose to be shown.
 """
 
 from __future__ import annotations
@@ -12,9 +18,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,6 +55,14 @@ CLEARING = "gateway-clearing"  # the gateway's side: money that came in from car
 PAYOUTS = "payouts"  # the gateway's side: money that left the platform to bank accounts
 RECEIVED = "received"  # the payee's: money paid to it
 REVENUE = "platform-revenue"
+# The payer's: money they paid (or got back) passes through it within one posting, so it stays at zero; it is
+# there so the payer is a party to the posting and public ledgers can name them.
+PAYER_PAYMENTS = "payments"
+
+# A step (authorization, capture, void, refund, payout) still pending this long after it was recorded is taken
+# to be abandoned by its caller (the client gave up retrying, the process died) and is resumed by
+# `payments_resume_stale`. Long enough that a request still retrying a slow gateway is not raced.
+STALE_AFTER = timedelta(minutes=10)
 
 # Owners that money may be paid to through the API; the platform and the gateways are not payees.
 PAYEE_KINDS = ("person", "team", "campaign", "project")
@@ -90,10 +108,6 @@ def _gateway_for(payment_or_payout: Payment | Payout, gateway: PaymentGateway | 
     return gateway
 
 
-def _money(amount: int, currency: str) -> Money:
-    return Money(amount, currency)
-
-
 def _locked(payment_id: int) -> Payment:
     return Payment.objects.select_for_update().get(pk=payment_id)
 
@@ -113,6 +127,42 @@ def _finish_operation(operation: PaymentOperation, *, status: str, gateway_id: s
 
 def _declined(payment: Payment, exc: Declined, what: str) -> PaymentDeclined:
     return PaymentDeclined(f"Payment #{payment.pk}: the {what} was declined ({exc.reason}).", code=f"{what}_declined")
+
+
+def _record_decline(
+    payment: Payment,
+    operation: PaymentOperation,
+    exc: Declined,
+    *,
+    outcome: str | None,
+    failure_code: str | None = None,
+    undo: Callable[[Payment, PaymentOperation], None] | None = None,
+) -> Payment:
+    """Commit a decline once: the operation failed, the payment takes `outcome` (None: keeps its status), and
+    `undo` reverses what was posted for the step. A rerun finds the operation finished and changes nothing."""
+    with transaction.atomic():
+        payment = _locked(payment.pk)
+        operation = PaymentOperation.objects.select_for_update().get(pk=operation.pk)
+        if operation.status != OperationStatus.PENDING:
+            return payment
+        if undo is not None:
+            undo(payment, operation)
+        if outcome is not None:
+            payment.status = outcome
+            payment.failure_code = (failure_code or exc.reason)[:60]
+            payment.failure_message = exc.message[:300]
+            _save(payment, "status", "failure_code", "failure_message")
+        _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+    return payment
+
+
+def _quote_fee(amount: Money) -> Money:
+    """The platform fee on `amount` at the configured rate (the system check ledger.E001 vets the setting)."""
+    try:
+        rate = fee_rate(settings.CROWDMAKER_PLATFORM_FEE_RATE)
+    except MoneyError as exc:
+        raise ImproperlyConfigured(f"CROWDMAKER_PLATFORM_FEE_RATE: {exc}") from exc
+    return platform_fee(amount, None, rate)
 
 
 # --- authorize ------------------------------------------------------------------------------------------------
@@ -137,6 +187,7 @@ def payment_authorize(
     if not payment_method or len(payment_method) > 100:
         raise Invalid("A payment method is 1 to 100 characters.", field="payment_method")
     reference = reference or f"payment-{uuid.uuid4().hex}"
+    fee = _quote_fee(amount)  # before anything is written or charged: a bad rate refuses the payment
     terms = {
         "payer_id": payer_id,
         "payee_kind": payee_kind,
@@ -147,7 +198,10 @@ def payment_authorize(
         "gateway": gateway.name,
     }
     with transaction.atomic():
-        payment, created = Payment.objects.get_or_create(reference=reference, defaults=terms)
+        # The fee is not among the terms compared on resume: the payment keeps the fee it was quoted.
+        payment, created = Payment.objects.get_or_create(
+            reference=reference, defaults={**terms, "fee_quoted": fee.amount}
+        )
         if not created:
             payment = _locked(payment.pk)
             if any(getattr(payment, name) != value for name, value in terms.items()):
@@ -162,15 +216,7 @@ def payment_authorize(
     try:
         authorization = _call(lambda: gateway.authorize(amount, payment_method, reference))
     except Declined as exc:
-        with transaction.atomic():
-            payment = _locked(payment.pk)
-            if payment.status == PaymentStatus.PENDING:
-                payment.status = PaymentStatus.FAILED
-                payment.failure_code = exc.reason[:60]
-                payment.failure_message = exc.message[:300]
-                _save(payment, "status", "failure_code", "failure_message")
-                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
-        return _finished_authorization(payment)
+        return _finished_authorization(_record_decline(payment, operation, exc, outcome=PaymentStatus.FAILED))
 
     with transaction.atomic():
         payment = _locked(payment.pk)
@@ -205,10 +251,12 @@ def _begin(payment: Payment, *, kind: str, reference: str, amount: int) -> Payme
 
 
 def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: PaymentGateway | None = None) -> Payment:
-    """Take the authorized money (or less) and post it: gateway clearing -> payee, then the platform fee.
+    """Take the authorized money (or less) and post it: gateway clearing -> payer -> payee, then the platform fee
+    quoted at authorization (in proportion when less is taken).
 
     When the gateway declines the capture, the authorization is voided and PaymentDeclined raised; nothing is
-    posted. Capturing a captured payment returns it unchanged.
+    posted. Capturing a captured payment returns it unchanged; resuming a pending capture takes the amount it
+    was started with, and asking for another amount is refused (Invalid, capture_amount_mismatch).
     """
     gateway = _gateway_for(payment, gateway)
     with transaction.atomic():
@@ -218,16 +266,23 @@ def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: P
         if payment.status != PaymentStatus.AUTHORIZED:
             raise Conflict(f"Payment #{payment.pk} is {payment.status}; only an authorized one can be captured.",
                            code="payment_not_authorized")  # fmt: skip
-        take = amount if amount is not None else _money(payment.amount, payment.currency)
+        take = amount if amount is not None else Money(payment.amount, payment.currency)
         if take.currency != payment.currency or not 0 < take.amount <= payment.amount:
-            raise Invalid(f"A capture takes more than zero and at most {_money(payment.amount, payment.currency)}.",
+            raise Invalid(f"A capture takes more than zero and at most {Money(payment.amount, payment.currency)}.",
                           code="capture_amount_invalid", field="amount")  # fmt: skip
         operation = _begin(
             payment, kind=PaymentOperationKind.CAPTURE, reference=f"{payment.reference}:capture", amount=take.amount
         )
-    take = _money(operation.amount, payment.currency)
     if operation.kind != PaymentOperationKind.CAPTURE:
         raise Conflict(f"Payment #{payment.pk} is busy with a {operation.kind}.", code="payment_busy")
+    if amount is not None and amount.amount != operation.amount:
+        raise Invalid(
+            f"A capture of {Money(operation.amount, payment.currency)} is in progress for payment #{payment.pk}; "
+            "it is resumed as started, not for another amount.",
+            code="capture_amount_mismatch",
+            field="amount",
+        )
+    take = Money(operation.amount, payment.currency)
 
     try:
         capture = _call(lambda: gateway.capture(payment.authorization_id, take, reference=operation.reference))
@@ -238,20 +293,13 @@ def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: P
             outcome = PaymentStatus.VOIDED
         except Declined:
             outcome = PaymentStatus.FAILED
-        with transaction.atomic():
-            payment = _locked(payment.pk)
-            if payment.status == PaymentStatus.AUTHORIZED:
-                payment.status = outcome
-                payment.failure_code = exc.reason[:60]
-                payment.failure_message = exc.message[:300]
-                _save(payment, "status", "failure_code", "failure_message")
-                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+        payment = _record_decline(payment, operation, exc, outcome=outcome)
         raise _declined(payment, exc, "capture") from exc
 
     with transaction.atomic():
         payment = _locked(payment.pk)
         if payment.status == PaymentStatus.AUTHORIZED:
-            fee = platform_fee(take, None, fee_rate(settings.CROWDMAKER_PLATFORM_FEE_RATE))
+            fee = _fee_taken(payment, take)
             _post_capture(payment, take, fee, gateway)
             payment.status = PaymentStatus.CAPTURED
             payment.captured_amount = take.amount
@@ -262,24 +310,45 @@ def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: P
     return payment
 
 
-def _accounts(payment: Payment, gateway_name: str) -> tuple[Account, Account, Account]:
+def _fee_taken(payment: Payment, take: Money) -> Money:
+    """The quoted fee, or its share for a capture of less than the authorized amount (largest remainder)."""
+    quoted = Money(payment.fee_quoted, payment.currency)
+    if take.amount == payment.amount or not quoted:
+        return quoted
+    return allocate(quoted, [take.amount, payment.amount - take.amount])[0]
+
+
+@dataclass(frozen=True)
+class _Accounts:
+    clearing: Account  # the gateway's
+    payer: Account  # the payer's pass-through
+    received: Account  # the payee's
+    revenue: Account  # the platform's
+
+
+def _accounts(payment: Payment, gateway_name: str) -> _Accounts:
     currency = payment.currency
-    clearing = account_open(
-        owner_kind="gateway", owner_id=gateway_name, purpose=CLEARING, currency=currency, allow_negative=True
+    return _Accounts(
+        clearing=account_open(
+            owner_kind="gateway", owner_id=gateway_name, purpose=CLEARING, currency=currency, allow_negative=True
+        ),
+        payer=account_open(owner_kind="person", owner_id=payment.payer_id, purpose=PAYER_PAYMENTS, currency=currency),
+        received=account_open(
+            owner_kind=payment.payee_kind, owner_id=payment.payee_id, purpose=RECEIVED, currency=currency
+        ),
+        revenue=account_open(owner_kind="platform", purpose=REVENUE, currency=currency),
     )
-    received = account_open(
-        owner_kind=payment.payee_kind, owner_id=payment.payee_id, purpose=RECEIVED, currency=currency
-    )
-    revenue = account_open(owner_kind="platform", purpose=REVENUE, currency=currency)
-    return clearing, received, revenue
 
 
 def _post_capture(payment: Payment, take: Money, fee: Money, gateway: PaymentGateway) -> None:
-    clearing, received, revenue = _accounts(payment, gateway.name)
+    accounts = _accounts(payment, gateway.name)
+    clearing, payer, received, revenue = accounts.clearing, accounts.payer, accounts.received, accounts.revenue
     subject = ("payment", str(payment.pk))
     transaction_post(
         kind="payment-capture",
-        legs=[(clearing, -take), (received, take)],
+        # The payer's account takes the money in and passes it on within the posting: it nets to zero (the
+        # overdraft check judges the net effect at commit) and makes the payer a party of the payment.
+        legs=[(clearing, -take), (payer, take), (payer, -take), (received, take)],
         memo=f"Payment #{payment.pk} captured",
         subject=subject,
         idempotency_key=f"payment:{payment.pk}:capture",
@@ -311,14 +380,9 @@ def payment_void(*, payment: Payment, gateway: PaymentGateway | None = None) -> 
     try:
         _call(lambda: gateway.void(payment.authorization_id, reference=operation.reference))
     except Declined as exc:
-        with transaction.atomic():
-            payment = _locked(payment.pk)
-            if payment.status == PaymentStatus.AUTHORIZED:
-                payment.status = PaymentStatus.FAILED
-                payment.failure_code = f"void_{exc.reason}"[:60]
-                payment.failure_message = exc.message[:300]
-                _save(payment, "status", "failure_code", "failure_message")
-                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+        payment = _record_decline(
+            payment, operation, exc, outcome=PaymentStatus.FAILED, failure_code=f"void_{exc.reason}"
+        )
         raise _declined(payment, exc, "void") from exc
 
     with transaction.atomic():
@@ -340,17 +404,19 @@ def _fee_refunded(payment: Payment, refunded: int) -> int:
     """
     if refunded == 0 or payment.fee_amount == 0:
         return 0
-    total = _money(refunded, payment.currency)
+    total = Money(refunded, payment.currency)
     return allocate(total, [payment.captured_amount - payment.fee_amount, payment.fee_amount])[1].amount
 
 
 def payment_refund(
     *, payment: Payment, amount: Money, reference: str | None = None, gateway: PaymentGateway | None = None
 ) -> Payment:
-    """Give back part or all of a captured payment, taking it back from the payee and the fee proportionally.
+    """Give back part or all of a captured payment, taking it back from the payee and the fee proportionally, to
+    the payer (through their payments account) and out through the gateway.
 
     The ledger posting is made first, in the locked transaction (so a payee that has paid the money on is
-    refused with InsufficientFunds before the gateway moves anything); a declined refund is reversed.
+    refused with InsufficientFunds before the gateway moves anything); a declined refund is reversed. The same
+    reference resumes a pending refund.
     """
     gateway = _gateway_for(payment, gateway)
     reference = reference or f"{payment.reference}:refund:{uuid.uuid4().hex}"
@@ -375,7 +441,7 @@ def payment_refund(
                                code="payment_not_captured")  # fmt: skip
             refundable = payment.captured_amount - payment.refunded_amount
             if amount.currency != payment.currency or not 0 < amount.amount <= refundable:
-                raise Invalid(f"A refund gives back more than zero and at most {_money(refundable, payment.currency)}.",
+                raise Invalid(f"A refund gives back more than zero and at most {Money(refundable, payment.currency)}.",
                               code="refund_amount_invalid", field="amount")  # fmt: skip
             operation = _begin(payment, kind=PaymentOperationKind.REFUND, reference=reference, amount=amount.amount)
             _post_refund(payment, operation, gateway)
@@ -383,17 +449,7 @@ def payment_refund(
     try:
         refund = _call(lambda: gateway.refund(payment.capture_id, amount, reference=reference))
     except Declined as exc:
-        with transaction.atomic():
-            payment = _locked(payment.pk)
-            operation = PaymentOperation.objects.select_for_update().get(pk=operation.pk)
-            if operation.status == OperationStatus.PENDING:
-                posted = Transaction.objects.get(idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}")
-                transaction_reverse(
-                    original=posted,
-                    memo=f"Refund of payment #{payment.pk} declined by the gateway",
-                    idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}:reversal",
-                )
-                _finish_operation(operation, status=OperationStatus.FAILED, failure=exc.reason[:60])
+        payment = _record_decline(payment, operation, exc, outcome=None, undo=_reverse_refund)
         raise _declined(payment, exc, "refund") from exc
 
     with transaction.atomic():
@@ -412,22 +468,32 @@ def payment_refund(
 
 
 def _post_refund(payment: Payment, operation: PaymentOperation, gateway: PaymentGateway) -> None:
-    clearing, received, revenue = _accounts(payment, gateway.name)
-    amount = operation.amount
-    fee_part = _fee_refunded(payment, payment.refunded_amount + amount) - _fee_refunded(
+    accounts = _accounts(payment, gateway.name)
+    amount = Money(operation.amount, payment.currency)
+    fee_part = _fee_refunded(payment, payment.refunded_amount + amount.amount) - _fee_refunded(
         payment, payment.refunded_amount
     )
-    legs = [(clearing, _money(amount, payment.currency))]
-    if amount - fee_part:
-        legs.append((received, _money(-(amount - fee_part), payment.currency)))
+    legs = []
+    if amount.amount - fee_part:
+        legs.append((accounts.received, Money(-(amount.amount - fee_part), payment.currency)))
     if fee_part:
-        legs.append((revenue, _money(-fee_part, payment.currency)))
+        legs.append((accounts.revenue, Money(-fee_part, payment.currency)))
+    # Back to the payer and on out through the gateway: the payer's account nets to zero, as at capture.
+    legs += [(accounts.payer, amount), (accounts.payer, -amount), (accounts.clearing, amount)]
     transaction_post(
         kind="refund",
         legs=legs,
         memo=f"Refund on payment #{payment.pk}",
         subject=("payment", str(payment.pk)),
         idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}",
+    )
+
+
+def _reverse_refund(payment: Payment, operation: PaymentOperation) -> None:
+    transaction_reverse(
+        original=Transaction.objects.get(idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}"),
+        memo=f"Refund of payment #{payment.pk} declined by the gateway",
+        idempotency_key=f"payment:{payment.pk}:refund:{operation.pk}:reversal",
     )
 
 
@@ -513,3 +579,83 @@ def payout_create(
             payout.updated_at = timezone.now()
             payout.save(update_fields=["status", "gateway_id", "updated_at"])
     return payout
+
+
+# --- resuming abandoned steps ---------------------------------------------------------------------------------
+
+
+def _resume_operation(operation: PaymentOperation, gateway: PaymentGateway | None) -> None:
+    payment = operation.payment
+    gateway = _gateway_for(payment, gateway)
+    if operation.kind == PaymentOperationKind.AUTHORIZE:
+        payment_authorize(
+            payer_id=payment.payer_id,
+            payee_kind=payment.payee_kind,
+            payee_id=payment.payee_id,
+            amount=Money(payment.amount, payment.currency),
+            payment_method=payment.payment_method,
+            reference=payment.reference,
+            gateway=gateway,
+        )
+    elif operation.kind == PaymentOperationKind.CAPTURE:
+        payment_capture(payment=payment, gateway=gateway)
+    elif operation.kind == PaymentOperationKind.VOID:
+        payment_void(payment=payment, gateway=gateway)
+    else:
+        payment_refund(
+            payment=payment,
+            amount=Money(operation.amount, payment.currency),
+            reference=operation.reference,
+            gateway=gateway,
+        )
+
+
+def _resume_payout(payout: Payout, gateway: PaymentGateway | None) -> None:
+    payout_create(
+        owner_kind=payout.owner_kind,
+        owner_id=payout.owner_id,
+        amount=Money(payout.amount, payout.currency),
+        destination=payout.destination,
+        purpose=payout.purpose,
+        reference=payout.reference,
+        gateway=_gateway_for(payout, gateway),
+    )
+
+
+def _resume(what: str, step: Callable[[], None]) -> str:
+    try:
+        step()
+    except PaymentDeclined:
+        return "declined"  # recorded (and any posting reversed) by the step itself
+    except GatewayDown:
+        logger.warning("%s: the gateway is still not answering; the next run tries again", what)
+        return "unavailable"
+    except DomainError:
+        logger.exception("%s could not be resumed; it stays pending for an operator", what)
+        return "refused"
+    return "finished"
+
+
+def payments_resume_stale(*, gateway: PaymentGateway | None = None) -> dict[str, int]:
+    """Finish every payment step and payout left pending for longer than STALE_AFTER, oldest first.
+
+    Each is resumed through its own service with the reference it was started with, so the gateway sees the
+    same request again and does it at most once, and the ledger postings are keyed: running this twice (or
+    alongside a client's own retry) charges, refunds and pays nobody twice. Returns how many steps finished,
+    were declined, found the gateway still unavailable, or were refused (logged).
+    """
+    cutoff = timezone.now() - STALE_AFTER
+    outcomes = {"finished": 0, "declined": 0, "unavailable": 0, "refused": 0}
+    stale_operations = (
+        PaymentOperation.objects.filter(status=OperationStatus.PENDING, created_at__lt=cutoff)
+        .select_related("payment")
+        .order_by("created_at", "pk")
+    )
+    for operation in stale_operations:
+        outcomes[_resume(str(operation), partial(_resume_operation, operation, gateway))] += 1
+    stale_payouts = Payout.objects.filter(status=PayoutStatus.PENDING, created_at__lt=cutoff).order_by(
+        "created_at", "pk"
+    )
+    for payout in stale_payouts:
+        outcomes[_resume(str(payout), partial(_resume_payout, payout, gateway))] += 1
+    return outcomes

@@ -2,7 +2,10 @@
 the platform takes its fee, one backer gets part of their money back, the team distributes the rest to its two
 makers, and the makers are paid out. The ledger verifies green at the end.
 
-    Bruno pays 120.00, captured: fee 12.00, team 108.00
+    Every payment and refund passes through its payer's own `payments` account (netting to zero), so the
+    team's public ledger names its backers: pseudonymously, or by name once they opt in.
+
+    Bruno pays 120.00, captured: fee 12.00 (quoted at authorization), team 108.00
     Carol pays  45.55 on the flaky card (retried), captured: fee 4.56 (4.555 rounded half up), team 40.99
     Dan   pays  30.00 on the card that fails at capture: voided, nothing posted
     Bruno is refunded 25.01: from the team 22.51, from the fee 2.50 (largest remainder: 22.509 / 2.501)
@@ -17,6 +20,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from crowdmaker.ledger import payments
 from crowdmaker.ledger.gateways import sandbox
@@ -24,6 +28,7 @@ from crowdmaker.ledger.models import Account, Leg, Payment, SandboxCharge
 from crowdmaker.ledger.money import Money, allocate
 from crowdmaker.ledger.services import account_open, transaction_post
 from crowdmaker.people import services as people
+from crowdmaker.people.ledger_owners import person_pseudonym
 from crowdmaker.people.models import User
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +59,7 @@ def test_payments_fee_refund_distribution_and_payouts_add_up_to_the_cent(make_us
     with pytest.raises(payments.PaymentDeclined):
         payments.payment_capture(payment=from_dan)
 
+    assert (from_bruno.fee_quoted, from_carol.fee_quoted, from_dan.fee_quoted) == (1_200, 456, 300)
     assert (from_bruno.fee_amount, from_carol.fee_amount) == (1_200, 456)
     assert SandboxCharge.objects.get(reference=from_carol.reference).attempts == 2
     from_dan.refresh_from_db()
@@ -89,8 +95,10 @@ def test_payments_fee_refund_distribution_and_payouts_add_up_to_the_cent(make_us
 
     assert {str(account): account.balance for account in Account.objects.order_by("pk")} == {
         "gateway:sandbox/gateway-clearing (EUR)": -12_000 - 4_555 + 2_501,
+        f"person:{bruno.pk}/payments (EUR)": 0,  # the payers' pass-through accounts
         f"team:{team_id}/received (EUR)": 0,
         "platform/platform-revenue (EUR)": 1_200 + 456 - 250,
+        f"person:{carol.pk}/payments (EUR)": 0,
         f"person:{ada.pk}/received (EUR)": 0,
         f"person:{emil.pk}/received (EUR)": 59,
         "gateway:sandbox/payouts (EUR)": 7_589 + 5_000,
@@ -107,3 +115,43 @@ def test_payments_fee_refund_distribution_and_payouts_add_up_to_the_cent(make_us
 
     report = StringIO()
     call_command("ledger", "verify", stdout=report, stderr=report)  # raises CommandError when a check fails
+
+
+def test_the_teams_public_ledger_names_its_backers_pseudonymously_until_they_opt_in(
+    make_user: Callable[..., User], client: Client
+) -> None:
+    ada = make_user("ada")
+    bruno = make_user("bruno", display_name="Bruno Lindqvist")
+    team = people.team_create(actor=ada, slug="lamp-makers", name="Lamp makers")
+    payment = payments.payment_authorize(
+        payer_id=str(bruno.pk), payee_kind="team", payee_id=str(team.pk), amount=eur(12_000),
+        payment_method=sandbox.CARD_OK,
+    )  # fmt: skip
+    payment = payments.payment_refund(payment=payments.payment_capture(payment=payment), amount=eur(2_000))
+
+    def public_entries() -> list[tuple[str, str, list[str]]]:
+        answer = client.get(f"/api/v1/ledger/team/{team.pk}/transactions")  # anonymous: the public view
+        assert answer.status_code == 200
+        return [
+            (entry["kind"], entry["amounts"][0]["amount"], sorted(c["label"] for c in entry["counterparts"]))
+            for entry in answer.json()["results"]
+        ]
+
+    pseudonym = person_pseudonym(bruno.pk)
+    assert pseudonym.startswith("Person ")
+    assert "Bruno" not in pseudonym
+    assert public_entries() == [
+        ("refund", "-18.00", sorted([pseudonym, "Payment gateway (sandbox)", "Crowdmaker platform"])),
+        ("platform-fee", "-12.00", ["Crowdmaker platform"]),
+        ("payment-capture", "120.00", sorted([pseudonym, "Payment gateway (sandbox)"])),
+    ]
+
+    people.profile_update(user=bruno, show_on_public_ledgers=True)
+
+    assert public_entries() == [
+        ("refund", "-18.00", sorted(["Bruno Lindqvist", "Payment gateway (sandbox)", "Crowdmaker platform"])),
+        ("platform-fee", "-12.00", ["Crowdmaker platform"]),
+        ("payment-capture", "120.00", sorted(["Bruno Lindqvist", "Payment gateway (sandbox)"])),
+    ]
+    assert sum(Account.objects.values_list("balance", flat=True)) == 0
+    assert Account.objects.get(owner_kind="person", owner_id=str(bruno.pk), purpose="payments").balance == 0
