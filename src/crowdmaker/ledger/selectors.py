@@ -1,8 +1,9 @@
-"""Reads of the ledger: balances derived from legs, and the invariant checks that `ledger verify` runs.
+"""Reads of the ledger: balances derived from legs, and the checks that `ledger verify` runs.
 
-Every figure here is computed from the legs by the database (GROUP BY, never a Python loop over rows), so the
-checks stay fast on millions of legs. Nothing here writes; a check returns the problems it found, readable by
-an operator, and never repairs them (corrections are reversing transactions).
+Every figure here is computed by the database (GROUP BY, never a Python loop over rows), so the checks stay
+fast on millions of legs. The invariant checks cover the ledger itself and its agreement with the payment
+tables (MONEY.md invariants 4 and 6); warning checks list what needs an operator without being wrong. Nothing
+here writes; a check returns the problems it found, readable by an operator, and never repairs them.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
-from crowdmaker.ledger.models import Account, Leg
+from crowdmaker.ledger.models import CAPTURED_STATUSES, Account, Leg
 from crowdmaker.ledger.money import Money
 
 
@@ -228,6 +231,244 @@ def forbidden_negative_balances(*, limit: int | None = None) -> Problems:
     )
 
 
+# --- the payment tables against the ledger ---------------------------------------------------------------------
+#
+# Postings about a payment have the subject ("payment", id); a reversal keeps its original's subject and counts
+# as the kind it reverses (with opposite amounts). Only two accounts are looked at, because only they say what
+# the payment did: the payee's `received` account and the platform's `platform-revenue` account, both in the
+# payment's currency. Legs through the gateway's clearing account or the payer's pass-through account do not
+# change what the payee got or the fee the platform took, so the checks hold whichever of them a posting has.
+
+PAYEE_PURPOSE = "received"  # ledger.payments.RECEIVED
+REVENUE_PURPOSE = "platform-revenue"  # ledger.payments.REVENUE
+
+_PAYMENT_POSTINGS = """
+    posting AS (
+        SELECT p.id AS payment_id, t.id AS transaction_id, coalesce(o.kind, t.kind) AS kind,
+               t.reverses_id IS NOT NULL AS reversal,
+               coalesce(sum(l.amount) FILTER (WHERE a.owner_kind = p.payee_kind AND a.owner_id = p.payee_id
+                                              AND a.purpose = %(payee)s), 0) AS payee,
+               coalesce(sum(l.amount) FILTER (WHERE a.owner_kind = 'platform' AND a.owner_id = ''
+                                              AND a.purpose = %(revenue)s), 0) AS revenue
+        FROM ledger_payment p
+        JOIN ledger_transaction t ON t.subject_kind = 'payment' AND t.subject_id = p.id::text
+        LEFT JOIN ledger_transaction o ON o.id = t.reverses_id
+        JOIN ledger_leg l ON l.transaction_id = t.id AND l.currency = p.currency
+        JOIN ledger_account a ON a.id = l.account_id
+        GROUP BY p.id, t.id, o.kind
+    ), payment_posted AS (
+        SELECT p.id, p.status, p.currency, p.captured_amount, p.fee_amount, p.refunded_amount,
+               p.status = ANY(%(captured)s) AS captured,
+               count(s.transaction_id) FILTER (WHERE s.kind = 'payment-capture' AND NOT s.reversal) AS captures,
+               coalesce(sum(s.payee) FILTER (WHERE s.kind IN ('payment-capture', 'platform-fee')), 0) AS payee_net,
+               coalesce(sum(s.revenue) FILTER (WHERE s.kind IN ('payment-capture', 'platform-fee')), 0) AS fee,
+               -coalesce(sum(s.payee + s.revenue) FILTER (WHERE s.kind = 'refund'), 0) AS refunded
+        FROM ledger_payment p
+        LEFT JOIN posting s ON s.payment_id = p.id
+        GROUP BY p.id
+    )
+"""
+
+
+def _payment_params() -> dict[str, Any]:
+    return {"payee": PAYEE_PURPOSE, "revenue": REVENUE_PURPOSE, "captured": list(CAPTURED_STATUSES)}
+
+
+def _named_problems(sql: str, params: dict[str, Any], limit: int | None, describe: Callable[..., str]) -> Problems:
+    """Like _problems, for a query with named parameters."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} LIMIT %(limit)s", {**params, "limit": limit})
+        rows = cursor.fetchall()
+    return Problems(total=int(rows[0][0]) if rows else 0, examples=[describe(*row[1:]) for row in rows])
+
+
+def unposted_captures(*, limit: int | None = None) -> Problems:
+    """Invariants 4 and 6: a captured payment's capture is posted once, and its payee got the capture minus the
+    fee; a payment never captured (pending, authorized, voided, failed) has nothing posted to its payee."""
+
+    def describe(pk: int, status: str, currency: str, captured: int, fee: int, captures: int, got: int) -> str:
+        if status not in CAPTURED_STATUSES:
+            return (
+                f"payment #{pk} is {status}, but its capture is posted {captures} time(s) and its payee got "
+                f"{_money(got, currency)}"
+            )
+        return (
+            f"payment #{pk} ({status}): its capture is posted {captures} time(s) and its payee got "
+            f"{Money(int(got), currency)}, not {Money(captured - fee, currency)} "
+            f"({Money(captured, currency)} captured minus a {Money(fee, currency)} fee)"
+        )
+
+    return _named_problems(
+        f"""
+        WITH {_PAYMENT_POSTINGS}
+        SELECT count(*) OVER (), id, status, currency, captured_amount, fee_amount, captures, payee_net
+        FROM payment_posted
+        WHERE CASE WHEN captured THEN captures <> 1 OR payee_net <> captured_amount - fee_amount
+                   ELSE captures <> 0 OR payee_net <> 0 END
+        ORDER BY id
+        """,  # noqa: S608 - constant SQL
+        _payment_params(),
+        limit,
+        describe,
+    )
+
+
+def unposted_fees(*, limit: int | None = None) -> Problems:
+    """The platform fee posted for a payment equals its `fee_amount` (none for a payment never captured)."""
+
+    def describe(pk: int, status: str, currency: str, expected: int, posted: int) -> str:
+        return (
+            f"payment #{pk} ({status}): the platform got {Money(int(posted), currency)} in fees for it, "
+            f"not {Money(int(expected), currency)}"
+        )
+
+    return _named_problems(
+        f"""
+        WITH {_PAYMENT_POSTINGS}
+        SELECT count(*) OVER (), id, status, currency, expected, fee
+        FROM (SELECT *, CASE WHEN captured THEN fee_amount ELSE 0 END AS expected FROM payment_posted) p
+        WHERE fee <> expected
+        ORDER BY id
+        """,  # noqa: S608 - constant SQL
+        _payment_params(),
+        limit,
+        describe,
+    )
+
+
+def unposted_refunds(*, limit: int | None = None) -> Problems:
+    """Invariant 6: what was taken back from a payment's payee and fee by refunds (minus the reversals of
+    declined ones) equals its `refunded_amount` plus its refund still pending (posted before the gateway call)."""
+
+    def describe(pk: int, status: str, currency: str, refunded: int, pending: int, posted: int) -> str:
+        expected = f"{Money(int(refunded), currency)} refunded"
+        if pending:
+            expected += f" + {Money(int(pending), currency)} pending"
+        return f"payment #{pk} ({status}): refunds of {Money(int(posted), currency)} are posted, not {expected}"
+
+    return _named_problems(
+        f"""
+        WITH {_PAYMENT_POSTINGS}, pending AS (
+            SELECT payment_id, sum(amount) AS amount
+            FROM ledger_paymentoperation
+            WHERE kind = 'refund' AND status = 'pending'
+            GROUP BY payment_id
+        )
+        SELECT count(*) OVER (), p.id, p.status, p.currency, p.refunded_amount, coalesce(pending.amount, 0),
+               p.refunded
+        FROM payment_posted p
+        LEFT JOIN pending ON pending.payment_id = p.id
+        WHERE p.refunded <> p.refunded_amount + coalesce(pending.amount, 0)
+        ORDER BY p.id
+        """,  # noqa: S608 - constant SQL
+        _payment_params(),
+        limit,
+        describe,
+    )
+
+
+def captured_and_voided_payments(*, limit: int | None = None) -> Problems:
+    """Invariant 4: no authorization is both captured and voided (by its operations or by its status)."""
+    return _problems(
+        """
+        SELECT count(*) OVER (), p.id, p.status
+        FROM ledger_payment p
+        WHERE EXISTS (SELECT 1 FROM ledger_paymentoperation o
+                      WHERE o.payment_id = p.id AND o.kind = 'capture' AND o.status = 'succeeded')
+          AND (p.status = 'voided'
+               OR EXISTS (SELECT 1 FROM ledger_paymentoperation o
+                          WHERE o.payment_id = p.id AND o.kind = 'void' AND o.status = 'succeeded'))
+        ORDER BY p.id
+        """,
+        [],
+        limit,
+        lambda pk, status: f"payment #{pk} ({status}) was both captured and voided",
+    )
+
+
+def unposted_payouts(*, limit: int | None = None) -> Problems:
+    """Every payout is posted once (its money taken from the owner's account); a failed payout's posting is
+    reversed, so the money is back; a pending or paid one's is not."""
+
+    def describe(pk: int, status: str, amount: int, currency: str, *rest: Any) -> str:
+        owner_kind, owner_id, purpose, postings, reversals, taken = rest
+        source = _account(owner_kind, owner_id, purpose, currency)
+        return (
+            f"payout #{pk} ({status}, {Money(amount, currency)} from {source}) is posted {postings} time(s), "
+            f"reversed {reversals} time(s), and {Money(int(taken), currency)} is taken from the account"
+        )
+
+    return _problems(
+        """
+        WITH posting AS (
+            SELECT po.id AS payout_id, t.id AS transaction_id, t.reverses_id IS NOT NULL AS reversal,
+                   coalesce(sum(l.amount) FILTER (WHERE a.owner_kind = po.owner_kind AND a.owner_id = po.owner_id
+                                                  AND a.purpose = po.purpose AND l.currency = po.currency), 0)
+                       AS source
+            FROM ledger_payout po
+            JOIN ledger_transaction t ON t.subject_kind = 'payout' AND t.subject_id = po.id::text
+            JOIN ledger_leg l ON l.transaction_id = t.id
+            JOIN ledger_account a ON a.id = l.account_id
+            GROUP BY po.id, t.id
+        ), per_payout AS (
+            SELECT po.id, po.status, po.amount, po.currency, po.owner_kind, po.owner_id, po.purpose,
+                   count(s.transaction_id) FILTER (WHERE NOT s.reversal) AS postings,
+                   count(s.transaction_id) FILTER (WHERE s.reversal) AS reversals,
+                   -coalesce(sum(s.source), 0) AS taken
+            FROM ledger_payout po
+            LEFT JOIN posting s ON s.payout_id = po.id
+            GROUP BY po.id
+        )
+        SELECT count(*) OVER (), id, status, amount, currency, owner_kind, owner_id, purpose,
+               postings, reversals, taken
+        FROM per_payout
+        WHERE postings <> 1
+           OR reversals <> CASE WHEN status = 'failed' THEN 1 ELSE 0 END
+           OR taken <> CASE WHEN status = 'failed' THEN 0 ELSE amount END
+        ORDER BY id
+        """,
+        [],
+        limit,
+        describe,
+    )
+
+
+# --- warnings: not wrong, but an operator should look -----------------------------------------------------------
+
+# A payment step or payout still pending this long was abandoned by its caller (ledger.payments resumes such
+# steps after the same 10 minutes). It is not an inconsistency: the checks above count pending steps as such.
+PENDING_STEP_WARNING_AFTER = timedelta(minutes=10)
+_STEP_NOUNS = {"authorize": "authorization"}
+
+
+def stale_pending_steps(*, limit: int | None = None, now: datetime | None = None) -> Problems:
+    """Payment steps (authorize, capture, void, refund) and payouts pending for longer than
+    PENDING_STEP_WARNING_AFTER: the gateway is still down, or nothing resumed them."""
+    moment = now or timezone.now()
+    cutoff = moment - PENDING_STEP_WARNING_AFTER
+
+    def describe(what: str, pk: int, kind: str, since: datetime) -> str:
+        minutes = int((moment - since).total_seconds() // 60)
+        step = f"payout #{pk}" if what == "payout" else f"the {_STEP_NOUNS.get(kind, kind)} of payment #{pk}"
+        return f"{step} has been pending since {since.isoformat(timespec='seconds')} ({minutes} min)"
+
+    return _problems(
+        """
+        SELECT count(*) OVER (), what, id, kind, created_at FROM (
+            SELECT 'payment' AS what, payment_id AS id, kind, created_at
+            FROM ledger_paymentoperation WHERE status = 'pending' AND created_at < %s
+            UNION ALL
+            SELECT 'payout', id, 'payout', created_at
+            FROM ledger_payout WHERE status = 'pending' AND created_at < %s
+        ) stale
+        ORDER BY created_at, what, id
+        """,
+        [cutoff, cutoff],
+        limit,
+        describe,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class InvariantCheck:
     name: str
@@ -243,6 +484,23 @@ INVARIANT_CHECKS: tuple[InvariantCheck, ...] = (
     InvariantCheck("cached-balance", "every cached balance equals the sum of its legs", stale_cached_balances),
     InvariantCheck("reversals", "every reversal exactly negates what it reverses", unmatched_reversals),
     InvariantCheck("no-overdraft", "no account is negative unless it may be", forbidden_negative_balances),
+    InvariantCheck(
+        "payment-captures", "every captured payment is posted to its payee once, and no other", unposted_captures
+    ),
+    InvariantCheck("payment-fees", "every payment's posted platform fee equals its fee", unposted_fees),
+    InvariantCheck("payment-refunds", "every payment's posted refunds equal what it refunded", unposted_refunds),
+    InvariantCheck("captured-and-voided", "no payment is both captured and voided", captured_and_voided_payments),
+    InvariantCheck("payouts", "every payout is posted, and reversed if and only if it failed", unposted_payouts),
+)
+
+# Checks whose problems `ledger verify` reports as warnings: listed, but the ledger is not wrong, it passes.
+WARNING_CHECKS: tuple[InvariantCheck, ...] = (
+    InvariantCheck(
+        "stale-pending",
+        f"no payment step or payout pending for more than {int(PENDING_STEP_WARNING_AFTER.total_seconds() // 60)} "
+        "minutes",
+        stale_pending_steps,
+    ),
 )
 
 

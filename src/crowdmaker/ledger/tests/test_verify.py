@@ -12,6 +12,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -20,17 +22,25 @@ from urllib.parse import quote
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
-from crowdmaker.ledger import services
-from crowdmaker.ledger.models import Account, Transaction
+from crowdmaker.ledger import payments, services
+from crowdmaker.ledger.gateways import Authorization, GatewayUnavailable, Refund, sandbox
+from crowdmaker.ledger.gateways import Payout as GatewayPayout
+from crowdmaker.ledger.gateways.sandbox import SandboxGateway
+from crowdmaker.ledger.models import Account, Payment, PaymentOperation, Payout, Transaction
 from crowdmaker.ledger.money import Money
 from crowdmaker.ledger.selectors import (
+    INVARIANT_CHECKS,
+    WARNING_CHECKS,
     account_balance_from_legs,
     balances_by_currency,
     ledger_invariant_problems,
     unbalanced_transactions,
 )
 from crowdmaker.ledger.verify import run_verify
+from crowdmaker.people import services as people
+from crowdmaker.people.models import Team, User
 
 
 def eur(cents: int) -> Money:
@@ -121,9 +131,9 @@ def test_verify_is_green_on_a_sound_ledger(accounts: dict[str, Account]) -> None
     assert code == 0
     assert errors == ""
     assert "Ledger: 5 accounts, 4 transactions, 9 legs" in report
-    assert report.count("\nOK      ") == 7
+    assert report.count("\nOK      ") == 13
     assert "FAILED" not in report
-    assert "Ledger verified: all 7 checks passed" in report
+    assert "Ledger verified: all 12 checks passed" in report
     assert ledger_invariant_problems() == []
 
 
@@ -163,7 +173,7 @@ def test_verify_command_exits_0_as_a_separate_process(transactional_db: None) ->
     # Then it reports every check OK and exits 0
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Ledger: 2 accounts, 1 transactions, 2 legs" in completed.stdout
-    assert "Ledger verified: all 7 checks passed" in completed.stdout
+    assert "Ledger verified: all 12 checks passed" in completed.stdout
 
 
 def test_verify_command_exits_1_as_a_separate_process(transactional_db: None) -> None:
@@ -179,7 +189,7 @@ def test_verify_command_exits_1_as_a_separate_process(transactional_db: None) ->
     assert completed.returncode == 1
     assert "FAILED  every cached balance equals the sum of its legs: 1 problem" in completed.stdout
     assert "cached balance 9.99 EUR, its legs sum to 0.00 EUR" in completed.stdout
-    assert "1 of 7 checks failed (cached-balance)" in completed.stderr
+    assert "1 of 12 checks failed (cached-balance)" in completed.stderr
 
 
 def run_command_process() -> subprocess.CompletedProcess[str]:
@@ -221,7 +231,7 @@ def test_an_unbalanced_transaction_fails_balance_and_conservation(accounts: dict
     assert "FAILED  all balances add up to zero per currency: 1 problem [conservation]" in report
     assert "- EUR: all balances add up to +0.01 EUR, not zero" in report
     assert "OK      every cached balance equals the sum of its legs" in report
-    assert "2 of 7 checks failed (balanced, conservation)" in errors
+    assert "2 of 12 checks failed (balanced, conservation)" in errors
 
 
 def test_a_transaction_without_legs_fails(accounts: dict[str, Account]) -> None:
@@ -252,7 +262,7 @@ def test_a_stale_cached_balance_fails(accounts: dict[str, Account]) -> None:
         f"- account #{accounts['fee'].pk} platform/platform-revenue (EUR): cached balance 5.01 EUR, "
         "its legs sum to 5.00 EUR"
     ) in report
-    assert "1 of 7 checks failed (cached-balance)" in errors
+    assert "1 of 12 checks failed (cached-balance)" in errors
 
 
 def test_a_reversal_that_does_not_negate_its_original_fails(accounts: dict[str, Account]) -> None:
@@ -267,7 +277,7 @@ def test_a_reversal_that_does_not_negate_its_original_fails(accounts: dict[str, 
     assert code == 1
     assert "FAILED  every reversal exactly negates what it reverses: 1 problem [reversals]" in report
     assert f"- transaction #{wrong} reverses #{capture.pk} but its legs are not the exact negation" in report
-    assert "1 of 7 checks failed (reversals)" in errors
+    assert "1 of 12 checks failed (reversals)" in errors
 
 
 def test_a_reversal_with_an_extra_leg_fails(accounts: dict[str, Account]) -> None:
@@ -333,3 +343,249 @@ def test_the_report_lists_the_first_examples_and_counts_the_rest(accounts: dict[
     assert "... and 3 more" in report
     assert unbalanced_transactions().total == 0
     assert len(ledger_invariant_problems()) == 13
+
+
+# --- the payment tables against the ledger ---------------------------------------------------------------------
+
+
+class DownGateway(SandboxGateway):
+    """The sandbox behind a network that drops every call: steps stay pending."""
+
+    def authorize(self, amount: Money, payment_method: str, reference: str) -> Authorization:
+        raise GatewayUnavailable("down")
+
+    def refund(self, capture_id: str, amount: Money, *, reference: str) -> Refund:
+        raise GatewayUnavailable("down")
+
+    def payout(self, destination: str, amount: Money, *, reference: str) -> GatewayPayout:
+        raise GatewayUnavailable("down")
+
+
+@dataclass
+class Flow:
+    team: Team
+    refunded: Payment  # captured 100.00, fee 10.00, 25.00 refunded
+    voided: Payment
+    capture_declined: Payment  # the capture was declined, so it was voided
+    paid: Payout
+    failed: Payout
+    received: Account  # the team's
+
+
+def pay(payer: User, team: Team, cents: int, card: str = sandbox.CARD_OK, **kw: Any) -> Payment:
+    return payments.payment_authorize(
+        payer_id=str(payer.pk), payee_kind="team", payee_id=str(team.pk), amount=eur(cents), payment_method=card, **kw
+    )
+
+
+@pytest.fixture
+def flow(user: User, other_user: User) -> Flow:
+    """A worked flow through the payment services and the sandbox: captures with fees, a partial refund, a void,
+    a capture the gateway declines, a declined card, a paid and a declined payout."""
+    team = people.team_create(actor=user, slug="lamp-makers", name="Lamp makers")
+    refunded = payments.payment_capture(payment=pay(other_user, team, 10_000))
+    refunded = payments.payment_refund(payment=refunded, amount=eur(2_500))
+    payments.payment_capture(payment=pay(other_user, team, 3_001))
+    voided = payments.payment_void(payment=pay(other_user, team, 4_000))
+    capture_declined = pay(other_user, team, 5_000, card=sandbox.CARD_CAPTURE_FAILS)
+    with pytest.raises(payments.PaymentDeclined):
+        payments.payment_capture(payment=capture_declined)
+    with pytest.raises(payments.PaymentDeclined):
+        pay(other_user, team, 6_000, card=sandbox.CARD_DECLINED)
+    pay(other_user, team, 7_000)  # authorized, not captured yet
+    paid = payments.payout_create(owner_kind="team", owner_id=str(team.pk), amount=eur(1_000), destination="bank-1")
+    with pytest.raises(payments.PaymentDeclined):
+        payments.payout_create(
+            owner_kind="team", owner_id=str(team.pk), amount=eur(500), destination=sandbox.BANK_CLOSED
+        )
+    capture_declined.refresh_from_db()
+    received = Account.objects.get(owner_kind="team", owner_id=str(team.pk), purpose="received")
+    return Flow(
+        team=team,
+        refunded=refunded,
+        voided=voided,
+        capture_declined=capture_declined,
+        paid=paid,
+        failed=Payout.objects.get(status="failed"),
+        received=received,
+    )
+
+
+def payment_checks() -> dict[str, int]:
+    checks = {check.name: check for check in (*INVARIANT_CHECKS, *WARNING_CHECKS)}
+    names = ("payment-captures", "payment-fees", "payment-refunds", "captured-and-voided", "payouts", "stale-pending")
+    return {name: checks[name].find().total for name in names}
+
+
+def forge_posting(kind: str, subject: tuple[str, str], *legs: tuple[Account, int]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_transaction (kind, memo, subject_kind, subject_id, idempotency_key, posted_at) "
+            "VALUES (%s, 'forged', %s, %s, '', now()) RETURNING id",
+            [kind, *subject],
+        )
+        txn = int(cursor.fetchone()[0])
+    for account, amount in legs:
+        forge_leg(txn, account, amount)
+    return txn
+
+
+def clearing() -> Account:
+    return Account.objects.get(owner_kind="gateway", owner_id="sandbox", purpose="gateway-clearing", currency="EUR")
+
+
+def revenue() -> Account:
+    return Account.objects.get(owner_kind="platform", purpose="platform-revenue", currency="EUR")
+
+
+def test_a_sound_payment_flow_passes_every_payment_check(flow: Flow) -> None:
+    assert (flow.refunded.status, flow.refunded.fee_amount, flow.refunded.refunded_amount) == (
+        "partially_refunded",
+        1_000,
+        2_500,
+    )
+    assert (flow.voided.status, flow.capture_declined.status) == ("voided", "voided")
+    assert (flow.paid.status, flow.failed.status) == ("paid", "failed")
+
+    code, report, errors = verify()
+
+    assert code == 0, report + errors
+    assert payment_checks() == dict.fromkeys(payment_checks(), 0)
+    for title in (
+        "every captured payment is posted to its payee once, and no other",
+        "every payment's posted platform fee equals its fee",
+        "every payment's posted refunds equal what it refunded",
+        "no payment is both captured and voided",
+        "every payout is posted, and reversed if and only if it failed",
+        "no payment step or payout pending for more than 10 minutes",
+    ):
+        assert f"OK      {title}" in report
+    assert "Ledger verified: all 12 checks passed in" in report
+
+
+def test_a_refund_or_payout_still_pending_is_consistent_and_only_a_warning_once_stale(
+    flow: Flow, other_user: User
+) -> None:
+    # Given a refund and a payout posted before a gateway that does not answer, and an authorization it never got
+    with pytest.raises(payments.GatewayDown):
+        payments.payment_refund(payment=flow.refunded, amount=eur(1_000), reference="r-down", gateway=DownGateway())
+    with pytest.raises(payments.GatewayDown):
+        payments.payout_create(owner_kind="team", owner_id=str(flow.team.pk), amount=eur(700),
+                               destination="bank-1", reference="po-down", gateway=DownGateway())  # fmt: skip
+    with pytest.raises(payments.GatewayDown):
+        pay(other_user, flow.team, 800, reference="pay-down", gateway=DownGateway())
+    assert payment_checks() == dict.fromkeys(payment_checks(), 0)
+
+    # When they stay pending for more than 10 minutes
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ledger_paymentoperation SET created_at = %s WHERE status = 'pending'",
+            [now - timedelta(minutes=11, seconds=5)],
+        )
+        cursor.execute(
+            "UPDATE ledger_payout SET created_at = %s WHERE status = 'pending'",
+            [now - timedelta(minutes=12, seconds=5)],
+        )
+    code, report, errors = verify()
+
+    # Then verify lists them as a warning and still passes: nothing is inconsistent
+    refund = PaymentOperation.objects.get(reference="r-down")
+    authorization = PaymentOperation.objects.get(kind="authorize", status="pending")
+    payout = Payout.objects.get(reference="po-down")
+    assert code == 0, report + errors
+    assert "WARNING no payment step or payout pending for more than 10 minutes: 3 problems [stale-pending]" in report
+    assert f"- payout #{payout.pk} has been pending since" in report
+    assert f"- the refund of payment #{refund.payment_id} has been pending since" in report
+    assert f"- the authorization of payment #{authorization.payment_id} has been pending since" in report
+    assert report.count("(11 min)") == 2
+    assert report.count("(12 min)") == 1
+    assert "Ledger verified: all 12 checks passed, with warnings (stale-pending) in" in report
+    assert ledger_invariant_problems() == []
+
+
+def test_a_second_capture_posting_and_a_capture_of_a_voided_payment_fail(flow: Flow) -> None:
+    with triggers_off():
+        forge_posting("payment-capture", ("payment", str(flow.refunded.pk)), (clearing(), -100), (flow.received, 100))
+        forge_posting("payment-capture", ("payment", str(flow.voided.pk)), (clearing(), -4_000), (flow.received, 4_000))
+
+    code, report, errors = verify()
+
+    assert code == 1
+    assert (
+        "FAILED  every captured payment is posted to its payee once, and no other: 2 problems [payment-captures]"
+        in report
+    )
+    assert (
+        f"- payment #{flow.refunded.pk} (partially_refunded): its capture is posted 2 time(s) and its payee got "
+        "91.00 EUR, not 90.00 EUR (100.00 EUR captured minus a 10.00 EUR fee)"
+    ) in report
+    assert (
+        f"- payment #{flow.voided.pk} is voided, but its capture is posted 1 time(s) and its payee got +40.00 EUR"
+    ) in report
+    assert "1 of 12 checks failed (payment-captures)" in errors
+
+
+def test_a_fee_posted_that_differs_from_the_payments_fee_fails(flow: Flow) -> None:
+    with triggers_off():
+        forge_posting("platform-fee", ("payment", str(flow.refunded.pk)), (clearing(), -1), (revenue(), 1))
+
+    code, report, errors = verify()
+
+    assert code == 1
+    assert "FAILED  every payment's posted platform fee equals its fee: 1 problem [payment-fees]" in report
+    assert f"- payment #{flow.refunded.pk} (partially_refunded): the platform got 10.01 EUR in fees" in report
+    assert "not 10.00 EUR" in report
+    assert "1 of 12 checks failed (payment-fees)" in errors
+
+
+def test_a_refunded_amount_the_ledger_does_not_show_fails(flow: Flow) -> None:
+    with triggers_off(), connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_payment SET refunded_amount = 3000 WHERE id = %s", [flow.refunded.pk])
+
+    code, report, errors = verify()
+
+    assert code == 1
+    assert "FAILED  every payment's posted refunds equal what it refunded: 1 problem [payment-refunds]" in report
+    assert (
+        f"- payment #{flow.refunded.pk} (partially_refunded): refunds of 25.00 EUR are posted, not 30.00 EUR refunded"
+    ) in report
+    assert "1 of 12 checks failed (payment-refunds)" in errors
+
+
+def test_a_payment_both_captured_and_voided_fails(flow: Flow) -> None:
+    with triggers_off(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_paymentoperation (payment_id, kind, amount, reference, status, gateway_id, "
+            "failure_code, created_at, finished_at) VALUES (%s, 'void', 0, 'forged-void', 'succeeded', '', '', "
+            "now(), now())",
+            [flow.refunded.pk],
+        )
+
+    code, report, errors = verify()
+
+    assert code == 1
+    assert "FAILED  no payment is both captured and voided: 1 problem [captured-and-voided]" in report
+    assert f"- payment #{flow.refunded.pk} (partially_refunded) was both captured and voided" in report
+    assert "1 of 12 checks failed (captured-and-voided)" in errors
+
+
+def test_a_paid_payout_marked_failed_without_its_reversal_fails(flow: Flow) -> None:
+    with triggers_off(), connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_payout SET status = 'failed' WHERE id = %s", [flow.paid.pk])
+        cursor.execute("UPDATE ledger_payout SET status = 'paid', gateway_id = 'x' WHERE id = %s", [flow.failed.pk])
+
+    code, report, errors = verify()
+
+    assert code == 1
+    assert "FAILED  every payout is posted, and reversed if and only if it failed: 2 problems [payouts]" in report
+    team = f"team:{flow.team.pk}/received (EUR)"
+    assert (
+        f"- payout #{flow.paid.pk} (failed, 10.00 EUR from {team}) is posted 1 time(s), reversed 0 time(s), "
+        "and 10.00 EUR is taken from the account"
+    ) in report
+    assert (
+        f"- payout #{flow.failed.pk} (paid, 5.00 EUR from {team}) is posted 1 time(s), reversed 1 time(s), "
+        "and 0.00 EUR is taken from the account"
+    ) in report
+    assert "1 of 12 checks failed (payouts)" in errors
