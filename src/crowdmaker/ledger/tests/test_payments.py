@@ -473,6 +473,7 @@ def test_a_payout_beyond_the_balance_is_refused_and_changes_nothing(other_user: 
         "UPDATE ledger_payment SET status = 'voided', captured_amount = 10000",  # captured and voided
         "UPDATE ledger_payment SET refunded_amount = 10001, status = 'refunded'",  # beyond the capture
         "UPDATE ledger_payment SET amount = 1",  # terms never change
+        "UPDATE ledger_payment SET fee_quoted = fee_quoted + 1",  # the quoted fee never changes
         "UPDATE ledger_payment SET captured_amount = 5000",  # captures only grow
         "DELETE FROM ledger_payment",
     ],
@@ -481,6 +482,7 @@ def test_the_database_refuses_impossible_payment_changes_even_in_raw_sql(
     other_user: User, team: Team, change: str
 ) -> None:
     payment = payments.payment_capture(payment=authorize(other_user, team))
+    quoted = payment.fee_quoted
 
     PaymentOperation.objects.all().delete()  # so that only the payment's own rules can refuse the DELETE
 
@@ -493,6 +495,7 @@ def test_the_database_refuses_impossible_payment_changes_even_in_raw_sql(
 
     payment.refresh_from_db()
     assert (payment.status, payment.amount, payment.captured_amount) == ("captured", 10_000, 10_000)
+    assert payment.fee_quoted == quoted
 
 
 # --- the gateway is called outside database transactions ----------------------------------------------------------
