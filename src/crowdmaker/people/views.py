@@ -302,6 +302,14 @@ def _team_section(
     return render(request, template, context, status=status)
 
 
+def _small_action_done(request: HttpRequest, team: Team, template: str, notice: str) -> HttpResponse:
+    """htmx swaps the updated section in place; without JavaScript the page reloads with the notice."""
+    if request.htmx:  # type: ignore[attr-defined]
+        return _team_section(request, team, template, notice=notice)
+    messages.success(request, notice)
+    return redirect("people:team_detail", slug=team.slug)
+
+
 def _small_action_refused(request: HttpRequest, team: Team, template: str, exc: DomainError) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return _team_section(request, team, template, status=exc.status, error=exc.message)
@@ -359,10 +367,7 @@ def team_invitation_revoke(request: HttpRequest, slug: str, invitation_id: int) 
     except DomainError as exc:
         return _small_action_refused(request, team, template, exc)
     notice = f"The invitation of @{invitation.invitee.handle} is revoked."
-    if request.htmx:  # type: ignore[attr-defined]
-        return _team_section(request, team, template, notice=notice)
-    messages.success(request, notice)
-    return redirect("people:team_detail", slug=team.slug)
+    return _small_action_done(request, team, template, notice)
 
 
 @login_required
@@ -380,10 +385,7 @@ def team_member_role(request: HttpRequest, slug: str, handle: str) -> HttpRespon
     except DomainError as exc:
         return _small_action_refused(request, team, template, exc)
     notice = f"@{handle} is now {membership.get_role_display().lower()}."
-    if request.htmx:  # type: ignore[attr-defined]
-        return _team_section(request, team, template, notice=notice)
-    messages.success(request, notice)
-    return redirect("people:team_detail", slug=team.slug)
+    return _small_action_done(request, team, template, notice)
 
 
 @login_required
@@ -402,10 +404,7 @@ def team_member_remove(request: HttpRequest, slug: str, handle: str) -> HttpResp
         messages.success(request, f"You left {team.name}.")
         return redirect("people:team_detail", slug=team.slug)
     notice = f"@{handle} is no longer a member."
-    if request.htmx:  # type: ignore[attr-defined]
-        return _team_section(request, team, template, notice=notice)
-    messages.success(request, notice)
-    return redirect("people:team_detail", slug=team.slug)
+    return _small_action_done(request, team, template, notice)
 
 
 # --- invitations ---------------------------------------------------------------------------------------------
