@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "crowdmaker.core",
     "crowdmaker.people",
     "crowdmaker.ledger",
+    "crowdmaker.protocol",
 ]
 
 MIDDLEWARE = [
