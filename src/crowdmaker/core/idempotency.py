@@ -244,7 +244,8 @@ _HEADER_PARAMETER = {
     "description": (
         "Makes the request safe to retry: the same key with the same request replays the first response "
         "(for at least 24 hours); with a different request it is refused with 422 `idempotency_key_reused`; "
-        "while the first is in flight, 409 `idempotency_key_in_flight`. Scoped to the caller."
+        "while the first is in flight, 409 `idempotency_key_in_flight`. Answers that mean 'try again' (409, "
+        "429, 5xx) are not kept, so a retry with the same key does the work then. Scoped to the caller."
     ),
 }
 
