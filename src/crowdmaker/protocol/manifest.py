@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from crowdmaker.protocol.semver import Version, VersionRange, VersionSyntaxError
+
 TD_CONTEXT_1_0 = "https://www.w3.org/2019/wot/td/v1"
 TD_CONTEXT_1_1 = "https://www.w3.org/2022/wot/td/v1.1"
 
@@ -55,9 +57,6 @@ EXTENSION_SCHEME = re.compile(r".+:.*")  # schemes outside the TD vocabulary mus
 # Our extension (PROTOCOL.md).
 PROVIDES, REQUIRES, FAMILY = "cm:provides", "cm:requires", "cm:family"
 INTERFACE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)+$")
-_VERSION = r"\d+(?:\.\d+){0,2}"
-SEMVER = re.compile(rf"^{_VERSION}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
-RANGE_COMPARATOR = re.compile(rf"^(?:\^|~|>=|<=|>|<|=)?\s*{_VERSION}$")
 DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 # A rule checks one value at a pointer and records what is wrong with it (its return value is ignored).
@@ -671,16 +670,20 @@ class _Rules:
             )
 
     def semver(self, value: object, at: str) -> None:
-        if not isinstance(value, str) or not SEMVER.match(value):
-            self.fail(at, f'"version" must be a semantic version such as "1.2" or "1.2.3", not {_describe(value)}.')
+        """A provided interface's version, read by the same rules as the compatibility engine's."""
+        self.parsed(value, at, Version.parse, 'a version such as "1.2" or "1.2.3"')
 
     def version_range(self, value: object, at: str) -> None:
-        comparators = value.split(",") if isinstance(value, str) else []
-        if not comparators or not all(RANGE_COMPARATOR.match(part.strip()) for part in comparators):
-            self.fail(
-                at,
-                f'"version" must be a version range such as "^1.0" or ">=1.0,<2", not {_describe(value)}.',
-            )
+        self.parsed(value, at, VersionRange.parse, 'a version range such as "^1.0" or ">=1.0,<2"')
+
+    def parsed(self, value: object, at: str, parse: Callable[[str], object], expected: str) -> None:
+        if not isinstance(value, str):
+            self.fail(at, f'"version" must be {expected}, not {_describe(value)}.')
+            return
+        try:
+            parse(value)
+        except VersionSyntaxError as error:
+            self.fail(at, f'"version" must be {expected}: {error}.')
 
     def amounts(self, value: object, at: str, what: str) -> None:
         node = self.object_at(value, at, f'"{what}"')
