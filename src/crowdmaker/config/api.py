@@ -12,6 +12,7 @@ from crowdmaker.ledger.api_public import anyone
 from crowdmaker.ledger.api_public import router as ledger_public_router
 from crowdmaker.people.api import router as people_router
 from crowdmaker.people.auth import API_AUTH
+from crowdmaker.protocol.api import router as protocol_router
 
 api = CrowdmakerApi(
     title="Crowdmaker API",
@@ -29,6 +30,7 @@ api.add_router("", core_router)
 api.add_router("", people_router)
 api.add_router("", ledger_router)
 api.add_router("", ledger_public_router, auth=[*API_AUTH, anyone])  # public ledgers: anonymous reads allowed
+api.add_router("", protocol_router)
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403

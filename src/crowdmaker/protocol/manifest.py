@@ -86,10 +86,18 @@ class ParsedManifest:
 def parse_manifest(text: str) -> ParsedManifest:
     """Parse `text` as JSON and validate it; text that is not JSON is one problem at the root, not an error."""
     try:
-        document = json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as error:
+        document = read_json(text)
+    except ValueError as error:
         return ParsedManifest(document=None, problems=[Problem("", f"The document is not valid JSON: {error}.")])
     return ParsedManifest(document=document, problems=validate_manifest(document))
+
+
+def read_json(text: str) -> object:
+    """Strict JSON (no NaN or Infinity, which Python would accept); ValueError when `text` is not JSON."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as error:
+        raise ValueError("the document nests too deeply") from error
 
 
 def validate_manifest(document: object) -> list[Problem]:

@@ -24,7 +24,7 @@ EXPECTED_VALID, EXPECTED_INVALID = 650, 27  # as the data's README states
 
 @cache
 def official_validator() -> Any:
-    import jsonschema  # test-only dependency: the product never runs the W3C schema
+    import jsonschema  # type: ignore[import-untyped]  # test-only dependency; the product never runs the W3C schema
 
     schema = json.loads(TD_SCHEMA.read_text(encoding="utf-8"))
     validator_class = jsonschema.validators.validator_for(schema)  # Draft 7, from its "$schema"
