@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "crowdmaker.people",
     "crowdmaker.ledger",
     "crowdmaker.protocol",
+    "crowdmaker.commons",
 ]
 
 MIDDLEWARE = [

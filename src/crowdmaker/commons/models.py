@@ -1,0 +1,98 @@
+"""Designs, their immutable versions and citations, with their invariants as constraints.
+
+Rows are written only through `commons.services`. A DesignVersion is immutable: a trigger (sql/0001) refuses
+UPDATE and DELETE on it, so a published version can only be superseded by a new one.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from crowdmaker.commons.licences import SPDX_IDS
+from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Team, User
+
+TAG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+TAG_HELP = "1 to 32 lowercase letters, digits or hyphens; no hyphen at either end."
+MAX_TAGS = 10
+TITLE_MAX_LENGTH = 120
+SUMMARY_MAX_LENGTH = 300
+DESCRIPTION_MAX_LENGTH = 20000
+RELEASE_NOTES_MAX_LENGTH = 5000
+
+
+class Design(models.Model):
+    slug = models.CharField(max_length=50, validators=[RegexValidator(SLUG_PATTERN, SLUG_HELP)])
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    summary = models.CharField(max_length=SUMMARY_MAX_LENGTH, blank=True)
+    description = models.TextField(blank=True, help_text="Markdown, stored raw; rendered sanitised.")
+    owner_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="designs")
+    owner_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="designs")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    licence = models.CharField(max_length=40, choices=[(spdx, spdx) for spdx in SPDX_IDS])
+    tags = ArrayField(models.CharField(max_length=32), size=MAX_TAGS, default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    forked_from = models.ForeignKey(
+        "DesignVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="forks",
+        help_text="The exact version this design was forked from.",
+    )  # fmt: skip
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("slug", name="commons_design_slug_unique"),
+            models.CheckConstraint(condition=models.Q(slug__regex=SLUG_PATTERN), name="commons_design_slug_format"),
+            models.CheckConstraint(condition=~models.Q(title=""), name="commons_design_title_set"),
+            models.CheckConstraint(
+                condition=models.Q(owner_user__isnull=False, owner_team__isnull=True)
+                | models.Q(owner_user__isnull=True, owner_team__isnull=False),
+                name="commons_design_one_owner",
+            ),
+            models.CheckConstraint(condition=models.Q(licence__in=SPDX_IDS), name="commons_design_licence_known"),
+        ]
+        indexes = [
+            GinIndex(fields=["tags"], name="commons_design_tags_gin"),
+            models.Index(fields=["-created_at", "-id"], name="commons_design_new"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DesignVersion(models.Model):
+    design = models.ForeignKey(Design, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    release_notes = models.TextField(blank=True)
+    manifest = models.JSONField(help_text="A WoT Thing Description 1.1 with the cm: extension (validated).")
+    bom = models.JSONField(default=list, blank=True, help_text="[{item, quantity, unit_cost, currency}]")
+    published_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    published_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("design", "number", name="commons_designversion_number_unique"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="commons_designversion_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.design.slug} v{self.number}"
+
+
+class Citation(models.Model):
+    """`design` cites `cited` as an upstream influence (besides, or instead of, a fork)."""
+
+    design = models.ForeignKey(Design, on_delete=models.CASCADE, related_name="citations")
+    cited = models.ForeignKey(Design, on_delete=models.PROTECT, related_name="cited_by")
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("design", "cited", name="commons_citation_once"),
+            models.CheckConstraint(condition=~models.Q(design=models.F("cited")), name="commons_citation_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.design} cites {self.cited}"
