@@ -30,9 +30,20 @@ from crowdmaker.protocol.semver import Version, VersionRange
 
 # Relative tolerance on capacity sums: loads are decimals written as floats (7.5 W), and 0.1 + 0.2 must fit 0.3.
 CAPACITY_TOLERANCE = 1e-9
-# Search nodes one check may visit before it answers "undecided" (a node is one tentative placement). At about a
-# microsecond or two each this keeps a check well under a second; real systems need a few hundred.
-DEFAULT_NODE_BUDGET = 200_000
+# Search nodes one check may visit before it answers "undecided" (a node is one tentative placement, with its
+# forward check). A node costs from a few microseconds (small groups) to about 100 µs (170 requirements on 24
+# providers), so this bounds a check to about a second in the worst case; systems placed by the first greedy
+# pass or by matching need no search node at all.
+DEFAULT_NODE_BUDGET = 10_000
+# Search nodes spent at most on maximising the number of met requirements once a system is proven incomplete
+# (the verdict and the reasons are known by then; only "could one more be met?" is left).
+MAXIMISE_NODES = 2_000
+# Search nodes per interface when "complete my system" checks one candidate set: candidates are many, and one
+# left undecided only makes the answer "budget_exhausted", never wrong.
+CANDIDATE_NODE_BUDGET = 1_000
+# At most this many provider sets are checked with the Hall-type bound at every search node (one per distinct set
+# of acceptable providers); beyond it only the bound over all providers is, to keep a node cheap.
+HALL_SETS = 64
 # Unit symbols used in explanations; other dimensions are written with their own name ("2 ports").
 UNIT_SYMBOLS = {"watts": "W", "amps": "A", "volts": "V", "milliamps": "mA", "kilograms": "kg"}
 
@@ -132,6 +143,9 @@ class CheckResult:
     unmet: tuple[Unmet, ...]
     nodes: int
     undecided_interfaces: tuple[str, ...] = ()
+    # False when, the system being proven incomplete, the budget ran out before the assignment was proven to meet
+    # as many requirements as possible (it is valid, and the verdict and reasons stand; a better one may exist).
+    maximal: bool = True
 
     @property
     def complete(self) -> bool:
@@ -190,30 +204,54 @@ class _Counter:
 def _solve_component(
     reqs: list[int], options: dict[int, list[int]], loads: list[tuple[float, ...]], caps: list[tuple[float, ...]],
     counter: _Counter, *, feasibility_only: bool,
-) -> dict[int, int] | None:  # fmt: skip
-    """Place as many of `reqs` as possible (all of them, or None, with feasibility_only); req -> provider.
+) -> tuple[dict[int, int] | None, bool]:  # fmt: skip
+    """Place all of `reqs` if possible, else (unless feasibility_only, which answers None) as many as possible:
+    (req -> provider, whether that many is proven to be the most).
 
-    Raises _Budget when the counter runs out."""
+    Raises _Budget when the counter runs out before all-or-not is decided. Once "not all" is proven, running out
+    of budget while maximising returns the best placement found so far, marked as not proven maximal."""
     provs = sorted({p for r in reqs for p in options[r]})
     if len({loads[r] for r in reqs}) == 1:
-        return _solve_uniform(reqs, options, loads[reqs[0]], provs, caps, feasibility_only=feasibility_only)
+        return _solve_uniform(reqs, options, loads[reqs[0]], provs, caps, feasibility_only=feasibility_only), True
     greedy = _greedy(reqs, options, loads, caps)
     if len(greedy) == len(reqs):
-        return greedy
+        return greedy, True
     search = _Search(reqs, options, loads, caps, counter)
-    for skips in range(len(reqs) - len(greedy) if not feasibility_only else 1):
-        # skips < len(reqs) - len(greedy): the greedy placement already meets len(greedy) requirements.
-        found = search.run(skips)
-        if found is not None:
-            return found
-    return None if feasibility_only else greedy
+    found = search.run(0)
+    if found is not None:
+        return found, True
+    if feasibility_only:
+        return None, True
+    # At least max(1, bound) must stay unmet; fewer than len(reqs) - len(greedy), or greedy is already the best.
+    # Maximising gets at most MAXIMISE_NODES of the budget: the verdict is already known.
+    budget = counter.budget
+    counter.budget = min(budget, counter.nodes + MAXIMISE_NODES)
+    try:
+        for skips in range(max(1, search.min_unmet()), len(reqs) - len(greedy)):
+            found = search.run(skips)
+            if found is not None:
+                return found, True
+    except _Budget:
+        return greedy, False
+    finally:
+        counter.budget = budget
+    return greedy, True
 
 
 def _greedy(reqs: list[int], options: dict[int, list[int]], loads: list[tuple[float, ...]], caps: list[tuple[float, ...]]) -> dict[int, int]:  # fmt: skip
-    """First-fit decreasing: a quick lower bound, and the answer whenever it places everything."""
-    remaining = {p: list(caps[p]) for r in reqs for p in options[r]}
+    """A quick lower bound, and the answer whenever it places everything: first fit decreasing (large loads
+    first, best when everything fits) or, if that places fewer, smallest loads first (best for the count)."""
+    largest = _first_fit(sorted(reqs, key=lambda r: (-sum(loads[r]), len(options[r]), r)), options, loads, caps)
+    if len(largest) == len(reqs):
+        return largest
+    smallest = _first_fit(sorted(reqs, key=lambda r: (sum(loads[r]), len(options[r]), r)), options, loads, caps)
+    return smallest if len(smallest) > len(largest) else largest
+
+
+def _first_fit(order: list[int], options: dict[int, list[int]], loads: list[tuple[float, ...]], caps: list[tuple[float, ...]]) -> dict[int, int]:  # fmt: skip
+    remaining = {p: list(caps[p]) for r in order for p in options[r]}
     placed: dict[int, int] = {}
-    for r in sorted(reqs, key=lambda r: (-sum(loads[r]), len(options[r]))):
+    for r in order:
         for p in sorted(options[r], key=lambda p: -sum(remaining[p])):
             if _room(remaining[p], loads[r]):
                 _take(remaining[p], loads[r])
@@ -308,6 +346,29 @@ class _Search:
         self.kind = {p: classes.setdefault((caps[p], tuple(accepted_by[p])), len(classes)) for p in provs}
         self.failed: set[tuple[object, ...]] = set()
         self.placed: dict[int, int] = {}
+        self.rank = {r: i for i, r in enumerate(self.order)}
+        # Hall-type bounds: for a set S of providers, the requirements that can only go into S must fit into S's
+        # remaining capacity, dimension by dimension. S ranges over the distinct option sets (and all providers).
+        sets = {frozenset(options[r]) for r in reqs} | {frozenset(provs)}
+        if len(sets) > HALL_SETS:
+            sets = {frozenset(provs)}
+        self.hall = [(sorted(s), [r for r in reqs if s.issuperset(options[r])]) for s in sets]
+
+    def min_unmet(self) -> int:
+        """A lower bound on how many requirements must stay unmet: for every Hall set S and dimension, at most as
+        many of the requirements that only S accepts fit as their smallest loads fill S's capacity."""
+        bound = 0
+        for providers, confined in self.hall:
+            for d in range(len(self.loads[self.order[0]])):
+                room = sum(self.remaining[p][d] for p in providers) * (1 + CAPACITY_TOLERANCE) + CAPACITY_TOLERANCE
+                fitting = 0
+                for amount in sorted(self.loads[r][d] for r in confined):
+                    room -= amount
+                    if room < 0:
+                        break
+                    fitting += 1
+                bound = max(bound, len(confined) - fitting)
+        return bound
 
     def run(self, skips: int) -> dict[int, int] | None:
         self.placed = {}
@@ -334,11 +395,11 @@ class _Search:
                     self.failed.add(key)
                     return False
         if skips == 0:
-            for d in range(len(self.loads[self.order[i]])):
-                wanted = sum(self.loads[r][d] for r in self.order[i:])
-                if wanted > 0:
-                    offered = {p for r in self.order[i:] for p in self.options[r]}
-                    if wanted > sum(max(self.remaining[p][d], 0.0) for p in offered) * (1 + CAPACITY_TOLERANCE) + CAPACITY_TOLERANCE:  # fmt: skip
+            for providers, bound in self.hall:
+                later = [self.loads[r] for r in bound if self.rank[r] >= i]
+                for d in range(len(self.loads[self.order[i]])):
+                    wanted = sum(load[d] for load in later)
+                    if wanted > 0 and wanted > sum(max(self.remaining[p][d], 0.0) for p in providers) * (1 + CAPACITY_TOLERANCE) + CAPACITY_TOLERANCE:  # fmt: skip
                         self.failed.add(key)
                         return False
         r = self.order[i]
@@ -368,6 +429,7 @@ class _Search:
 class _Outcome:
     placed: dict[int, int]  # requirement position -> provide position, within the interface
     undecided: bool
+    maximal: bool = True
 
 
 def _solve_interface(reqs: list[_Req], provs: list[_Prov], counter: _Counter, *, feasibility_only: bool) -> _Outcome:
@@ -377,6 +439,7 @@ def _solve_interface(reqs: list[_Req], provs: list[_Prov], counter: _Counter, *,
     options = {r: [p for p, prov in enumerate(provs) if _accepts(req, prov)] for r, req in enumerate(reqs)}
     placed: dict[int, int] = {}
     undecided = False
+    maximal = True
     for component in _components(options, len(reqs)):
         if feasibility_only and any(not options[r] for r in component):
             return _Outcome(placed, undecided=False)
@@ -384,16 +447,17 @@ def _solve_interface(reqs: list[_Req], provs: list[_Prov], counter: _Counter, *,
         if not component:
             continue
         try:
-            found = _solve_component(component, options, loads, caps, counter, feasibility_only=feasibility_only)
+            found, proven = _solve_component(component, options, loads, caps, counter, feasibility_only=feasibility_only)  # fmt: skip
         except _Budget:
             undecided = True
             if feasibility_only:
                 return _Outcome(placed, undecided=True)
-            found = _greedy(component, options, loads, caps)
+            found, proven = _greedy(component, options, loads, caps), False
         if found is None:  # only with feasibility_only
             return _Outcome(placed, undecided=False)
         placed.update(found)
-    return _Outcome(placed, undecided)
+        maximal = maximal and proven
+    return _Outcome(placed, undecided, maximal)
 
 
 def _components(options: dict[int, list[int]], count: int) -> Iterator[list[int]]:
@@ -469,11 +533,13 @@ def system_check(members: Sequence[Member], *, node_budget: int = DEFAULT_NODE_B
     assignment: dict[RequirementRef, ProviderRef] = {}
     unmet: list[Unmet] = []
     undecided: list[str] = []
+    maximal = True
     for interface in sorted(system.reqs):
         reqs, provs = system.reqs[interface], system.provs.get(interface, [])
         outcome = _solve_interface(reqs, provs, counter, feasibility_only=False)
         if outcome.undecided:
             undecided.append(interface)
+        maximal = maximal and outcome.maximal and not outcome.undecided
         for r, p in outcome.placed.items():
             assignment[reqs[r].ref] = provs[p].ref
         for r, req in enumerate(reqs):
@@ -481,7 +547,7 @@ def system_check(members: Sequence[Member], *, node_budget: int = DEFAULT_NODE_B
                 unmet.append(_explain(system, req, provs, outcome, undecided=outcome.undecided))
     status = "undecided" if undecided else ("incomplete" if unmet else "complete")
     unmet.sort(key=lambda u: system_order(system, u.requirement))
-    return CheckResult(status, assignment, tuple(unmet), counter.nodes, tuple(undecided))
+    return CheckResult(status, assignment, tuple(unmet), counter.nodes, tuple(undecided), maximal)
 
 
 def system_order(system: _System, ref: RequirementRef) -> tuple[int, int]:
@@ -548,7 +614,7 @@ def _explain(system: _System, req: _Req, provs: list[_Prov], outcome: _Outcome, 
     sentences = []
     for prov in roomy:
         p = provs.index(prov)
-        users = [reqs[r] for r, q in outcome.placed.items() if q == p]
+        users = sorted((reqs[r] for r, q in outcome.placed.items() if q == p), key=lambda u: (u.owner, u.ref.position))
         used = {d: sum(u.require.load.get(d, 0.0) for u in users) for d in prov.provide.capacity}
         lacking = [
             d for d, amount in sorted(require.load.items())
@@ -623,7 +689,8 @@ class Suggestion:
 @dataclass(frozen=True)
 class CompletionResult:
     """status: "complete" (nothing to add), "found", "none" (no set of up to max_additions products completes
-    the system: proven), or "budget_exhausted" (time ran out: suggestions found so far, if any, are valid but
+    the system: proven), or "budget_exhausted" (time ran out, or a candidate set was left undecided by the node
+    budget: suggestions found so far, if any, are valid but
     fewer or better ones may exist)."""
 
     status: str
@@ -658,7 +725,7 @@ def _deficient(system: _System, interfaces: Iterable[str], node_budget: int) -> 
 
 def system_complete(
     members: Sequence[Member], catalog: CatalogIndex | Iterable[Member], *, max_additions: int = 3,
-    time_budget_s: float = 1.0, limit: int = 5, node_budget: int = DEFAULT_NODE_BUDGET,
+    time_budget_s: float = 1.0, limit: int = 5, node_budget: int = CANDIDATE_NODE_BUDGET,
 ) -> CompletionResult:  # fmt: skip
     """The fewest catalog products whose addition makes the system complete, best total score first.
 
@@ -672,7 +739,7 @@ def system_complete(
     deadline = _Deadline(time_budget_s)
     index = _index(catalog)
     system = _System(members)
-    missing = _deficient(system, list(system.reqs), node_budget)
+    missing = _deficient(system, list(system.reqs), max(node_budget, DEFAULT_NODE_BUDGET))
     if missing is None:
         return CompletionResult("budget_exhausted", (), 0, 0, time.monotonic() - started)
     if not missing:
@@ -683,11 +750,11 @@ def system_complete(
         search.extend(system, missing, (), size, found)
         if found:
             ranked = sorted(found.values(), key=lambda s: (-s.score, [m.id for m in s.products]))
-            status = "budget_exhausted" if deadline.hit else "found"
+            status = "budget_exhausted" if deadline.hit or search.undecided else "found"
             return CompletionResult(status, tuple(ranked[:limit]), size, search.checked, time.monotonic() - started)
         if deadline.hit:
             break
-    status = "budget_exhausted" if deadline.hit else "none"
+    status = "budget_exhausted" if deadline.hit or search.undecided else "none"
     return CompletionResult(status, (), 0, search.checked, time.monotonic() - started)
 
 
@@ -698,12 +765,15 @@ class _Completion:
         self.limit = limit
         self.node_budget = node_budget
         self.checked = 0
+        self.undecided = False  # some candidate set could not be decided: "none" and "fewest" are not proven
 
     def extend(self, current: _System, failing: set[str], chosen: tuple[int, ...], left: int,
                found: dict[tuple[int, ...], Suggestion]) -> None:  # fmt: skip
         index = self.index
         # Branch on the failing interface with the fewest candidates: every completing set contains one of them.
         pools = {i: _candidates(index, current, i) for i in failing}
+        if any(_beyond_reach(current, i, pools[i], index, left) for i in failing):
+            return
         interface = min(failing, key=lambda i: (len(pools[i]), i))
         for position in pools[interface]:
             if len(found) >= self.limit or self.deadline.passed():
@@ -715,6 +785,7 @@ class _Completion:
             touched = failing | {r.interface for r in product.requires}
             still = _deficient(bigger, touched, self.node_budget)
             if still is None:
+                self.undecided = True
                 continue
             key = tuple(sorted((*chosen, position)))
             if not still:
@@ -723,6 +794,26 @@ class _Completion:
                     found[key] = Suggestion(members, sum(m.score for m in members))
             elif left > 1:
                 self.extend(bigger, still, (*chosen, position), left - 1, found)
+
+
+def _beyond_reach(system: _System, interface: str, pool: list[int], index: CatalogIndex, left: int) -> bool:
+    """Whether `left` more products cannot close the gap: in some dimension the loads on `interface` exceed the
+    capacities by more than `left` times the most any candidate offers there. (A valid bound: every assignment
+    needs total capacity >= total load, and the candidates' own requirements only add load.)"""
+    need: dict[str, float] = defaultdict(float)
+    for req in system.reqs.get(interface, []):
+        for d, amount in req.require.load.items():
+            need[d] += amount
+    for prov in system.provs.get(interface, []):
+        for d in need:
+            need[d] -= prov.provide.capacity.get(d, 0.0)
+    for d, gap in need.items():
+        if gap <= CAPACITY_TOLERANCE * max(1.0, gap):
+            continue
+        best = max((sum(p.capacity.get(d, 0.0) for p in index.members[i].provides if p.interface == interface) for i in pool), default=0.0)  # fmt: skip
+        if gap > left * best * (1 + CAPACITY_TOLERANCE) + CAPACITY_TOLERANCE:
+            return True
+    return False
 
 
 def _candidates(index: CatalogIndex, system: _System, interface: str) -> list[int]:

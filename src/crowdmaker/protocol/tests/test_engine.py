@@ -254,13 +254,28 @@ def test_duplicate_member_ids_and_bad_numbers_are_refused() -> None:
 
 
 def test_a_search_that_runs_out_of_budget_says_undecided() -> None:
-    # 12 hubs and 26 lamps whose loads cannot be packed: proving it takes far more than 50 nodes.
-    members = [hub(f"H{i}", 100) for i in range(12)] + [lamp(f"L{i}", 47 + i % 3) for i in range(26)]
+    # 12 hubs of 100 W take two lamps of 34-35 W each, never three: 30 lamps fit the total watts but not the hubs;
+    # proving it takes more than 50 nodes.
+    members = [hub(f"H{i}", 100) for i in range(12)] + [lamp(f"L{i}", 34 + i % 2) for i in range(30)]
     result = system_check(members, node_budget=50)
     assert result.status == "undecided"
     assert result.undecided_interfaces == (USB,)
     assert all(u.reason == UNDECIDED for u in result.unmet)
     assert_within_capacity(members, result)  # the fallback assignment is still a valid one
+    # With the default budget the verdict is proven (24 are met; that no 25 can be is not proven in budget).
+    proven = system_check(members)
+    assert (proven.status, len(proven.assignment)) == ("incomplete", 24)
+
+
+def test_an_incomplete_verdict_stands_when_the_budget_runs_out_while_maximising() -> None:
+    # The total load exceeds the total capacity, so "incomplete" is proven at once; how many can be met is not.
+    members = [hub(f"H{i}", 100) for i in range(12)] + [lamp(f"L{i}", 47 + i % 3) for i in range(26)]
+    result = system_check(members, node_budget=50)
+    assert result.status == "incomplete"
+    assert not result.maximal
+    assert len(result.assignment) >= 22  # the greedy placement, at least
+    assert {u.reason for u in result.unmet} == {CAPACITY_EXHAUSTED}
+    assert_within_capacity(members, result)
 
 
 def test_two_hundred_members_mostly_uniform_loads_check_fast() -> None:
@@ -396,10 +411,10 @@ def test_complete_says_none_when_nothing_within_the_limit_helps_and_complete_whe
 def test_complete_reports_an_exhausted_time_budget_and_proves_none_beyond_max_additions() -> None:
     system = [lamp(f"L{i}", 15) for i in range(4)]
     catalog = [product(f"hub{i}", provides=[Provide(USB, "1.0", {"watts": 15 + i % 5})]) for i in range(50)]
-    exhausted = system_complete(system, catalog, time_budget_s=0.0)
+    exhausted = system_complete(system, catalog, max_additions=4, time_budget_s=0.0)
     assert exhausted.status == "budget_exhausted"
     assert exhausted.suggestions == ()
-    # Every hub carries one lamp: four are needed, three are allowed.
+    # Every hub carries one lamp: four are needed, three are allowed (proven without trying: 3 x 19 W < 60 W).
     assert system_complete(system, catalog, max_additions=3).status == "none"
     four = system_complete(system, catalog, max_additions=4)
     assert (four.status, four.additions) == ("found", 4)
