@@ -34,6 +34,10 @@ class Design(models.Model):
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     licence = models.CharField(max_length=40, choices=[(spdx, spdx) for spdx in SPDX_IDS])
     tags = ArrayField(models.CharField(max_length=32), size=MAX_TAGS, default=list, blank=True)
+    interfaces = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True,
+        help_text="Interface names the latest version provides or requires (kept by the services, for search).",
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
     forked_from = models.ForeignKey(
         "DesignVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="forks",
@@ -54,6 +58,7 @@ class Design(models.Model):
         ]
         indexes = [
             GinIndex(fields=["tags"], name="commons_design_tags_gin"),
+            GinIndex(fields=["interfaces"], name="commons_design_interfaces_gin"),
             models.Index(fields=["-created_at", "-id"], name="commons_design_new"),
         ]
 

@@ -1,0 +1,210 @@
+"""Reads of `commons`: a design with its versions, its remix lineage and attribution chain, and the catalog."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Count, F, Func, QuerySet, TextField, Value
+from django.db.models.functions import Replace
+from django.utils.html import escape, linebreaks
+
+from crowdmaker.commons.licences import LICENCES
+from crowdmaker.commons.models import Design, DesignVersion
+from crowdmaker.core.errors import NotFound
+from crowdmaker.people.models import SLUG_PATTERN
+
+MAX_LINEAGE_DEPTH = 50  # a fork chain deeper than this is cut off (and flagged) rather than walked forever
+MAX_DESCENDANTS = 500
+
+
+def _designs() -> QuerySet[Design]:
+    return Design.objects.select_related("owner_user__profile", "owner_team", "forked_from__design")
+
+
+def design_by_slug(*, slug: str) -> Design:
+    slug = slug.lower()
+    design = _designs().filter(slug=slug).first() if re.fullmatch(SLUG_PATTERN, slug) else None
+    if design is None:
+        raise NotFound("No design has this address.")
+    return design
+
+
+def owner_name(design: Design) -> str:
+    """The display name of the design's owner: the person's profile name or the team's name."""
+    if design.owner_team is not None:
+        return design.owner_team.name
+    assert design.owner_user is not None
+    return design.owner_user.profile.display_name
+
+
+def owner_handle(design: Design) -> str:
+    if design.owner_team is not None:
+        return design.owner_team.slug
+    assert design.owner_user is not None
+    return design.owner_user.handle
+
+
+def description_html(design: Design) -> str:
+    """The description rendered safely: escaped, paragraphs and line breaks only (no Markdown yet)."""
+    return linebreaks(escape(design.description))
+
+
+def versions_of(*, design: Design) -> QuerySet[DesignVersion]:
+    return DesignVersion.objects.filter(design=design).select_related("published_by")
+
+
+def version_of(*, design: Design, number: int) -> DesignVersion:
+    version = versions_of(design=design).filter(number=number).first()
+    if version is None:
+        raise NotFound(f"This design has no version {number}.")
+    return version
+
+
+def latest_version(*, design: Design) -> DesignVersion | None:
+    return versions_of(design=design).order_by("-number").first()
+
+
+# --- lineage -----------------------------------------------------------------------------------------------------
+
+ANCESTORS_SQL = """
+WITH RECURSIVE up(id, depth) AS (
+    SELECT v.design_id, 1 FROM commons_design d JOIN commons_designversion v ON v.id = d.forked_from_id
+    WHERE d.id = %s
+    UNION ALL
+    SELECT v.design_id, up.depth + 1 FROM up
+    JOIN commons_design d ON d.id = up.id
+    JOIN commons_designversion v ON v.id = d.forked_from_id
+    WHERE up.depth < %s
+)
+SELECT id, depth FROM up ORDER BY depth
+"""
+
+DESCENDANTS_SQL = """
+WITH RECURSIVE down(id, parent_id, depth) AS (
+    SELECT d.id, v.design_id, 1 FROM commons_design d JOIN commons_designversion v ON v.id = d.forked_from_id
+    WHERE v.design_id = %s
+    UNION ALL
+    SELECT d.id, v.design_id, down.depth + 1 FROM down
+    JOIN commons_designversion v ON v.design_id = down.id
+    JOIN commons_design d ON d.forked_from_id = v.id
+    WHERE down.depth < %s
+)
+SELECT id, parent_id, depth FROM down ORDER BY depth, id LIMIT %s
+"""
+
+
+@dataclass
+class LineageNode:
+    design: Design
+    forked_from_version: int | None  # the number of the parent's version this design came from
+    children: list[LineageNode] = field(default_factory=list)
+
+
+@dataclass
+class Lineage:
+    ancestors: list[Design]  # parent first, then grandparent, ...
+    descendants: list[LineageNode]  # the direct forks, each with its own forks
+    truncated: bool  # True when a limit cut the walk short
+
+
+def _fetch(ids: list[int]) -> dict[int, Design]:
+    return {design.pk: design for design in _designs().filter(pk__in=ids)}
+
+
+def ancestors_of(*, design: Design) -> tuple[list[Design], bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(ANCESTORS_SQL, [design.pk, MAX_LINEAGE_DEPTH])
+        rows = cursor.fetchall()
+    by_id = _fetch([row[0] for row in rows])
+    return [by_id[row[0]] for row in rows], len(rows) >= MAX_LINEAGE_DEPTH
+
+
+def lineage(*, design: Design) -> Lineage:
+    """Ancestors (up through forked_from) and descendants as a tree, in a constant number of queries."""
+    ancestors, truncated = ancestors_of(design=design)
+    with connection.cursor() as cursor:
+        cursor.execute(DESCENDANTS_SQL, [design.pk, MAX_LINEAGE_DEPTH, MAX_DESCENDANTS])
+        rows = cursor.fetchall()
+    by_id = _fetch([row[0] for row in rows])
+    nodes: dict[int, LineageNode] = {}
+    roots: list[LineageNode] = []
+    for design_id, parent_id, _depth in rows:
+        child = by_id[design_id]
+        node = LineageNode(child, child.forked_from.number if child.forked_from else None)
+        nodes[design_id] = node
+        if parent_id == design.pk:
+            roots.append(node)
+        elif parent_id in nodes:
+            nodes[parent_id].children.append(node)
+    truncated = truncated or len(rows) >= MAX_DESCENDANTS or any(row[2] >= MAX_LINEAGE_DEPTH for row in rows)
+    return Lineage(ancestors=ancestors, descendants=roots, truncated=truncated)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    slug: str
+    title: str
+    owner: str
+    licence: str
+    licence_name: str
+    version: int | None  # for an ancestor: the version its child was forked from
+
+
+def attribution_chain(*, design: Design) -> list[Attribution]:
+    """The design itself, then each ancestor up the fork chain, with owner and licence, for attribution."""
+    ancestors, _ = ancestors_of(design=design)
+    chain = []
+    child = design
+    for item in [design, *ancestors]:
+        version = None
+        if item is not design and child.forked_from is not None:
+            version = child.forked_from.number
+        chain.append(
+            Attribution(item.slug, item.title, owner_name(item), item.licence, LICENCES[item.licence].name, version)
+        )
+        child = item
+    return chain
+
+
+# --- the catalog ---------------------------------------------------------------------------------------------
+
+SORTS = ("new", "popular", "relevance")
+
+
+def _array_text(name: str) -> Func:
+    return Func(F(name), Value(" "), function="array_to_string", output_field=TextField())
+
+
+def catalog(
+    *, q: str = "", licence: str | None = None, tag: str | None = None, interface: str | None = None, sort: str = "new"
+) -> QuerySet[Design]:
+    """Designs matching the search text and filters, each with `fork_count`; ordering is the caller's (API)."""
+    designs = _designs().annotate(fork_count=Count("versions__forks", distinct=True))
+    if licence:
+        designs = designs.filter(licence=licence)
+    if tag:
+        designs = designs.filter(tags__contains=[tag.strip().lower()])
+    if interface:
+        designs = designs.filter(interfaces__contains=[interface.strip().lower()])
+    q = q.strip()
+    if q:
+        # Interface names are dotted ("power.usb-c"): split on the dots so each part is a word of its own.
+        vector = (
+            SearchVector("title", weight="A", config="english")
+            + SearchVector("summary", weight="B", config="english")
+            + SearchVector(_array_text("tags"), weight="B", config="simple")
+            + SearchVector(
+                Replace(_array_text("interfaces"), Value("."), Value(" "), output_field=TextField()),
+                weight="B",
+                config="simple",
+            )
+            + SearchVector(_array_text("interfaces"), weight="B", config="simple")
+        )
+        query = SearchQuery(q, search_type="websearch", config="english") | SearchQuery(
+            q, search_type="websearch", config="simple"
+        )
+        designs = designs.annotate(search=vector, rank=SearchRank(vector, query)).filter(search=query)
+    return designs

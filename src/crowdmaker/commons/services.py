@@ -1,0 +1,303 @@
+"""Every write of `commons`: creating designs, publishing versions, forking and citing.
+
+Each service is atomic, keyword-only and raises a `core.errors.DomainError` for a refusal, having changed
+nothing. Lock order: the design row (for publishing), then the actor's team membership.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from crowdmaker.commons.licences import fork_licence_check, licence_get
+from crowdmaker.commons.models import (
+    DESCRIPTION_MAX_LENGTH,
+    MAX_TAGS,
+    RELEASE_NOTES_MAX_LENGTH,
+    SUMMARY_MAX_LENGTH,
+    TAG_HELP,
+    TAG_PATTERN,
+    TITLE_MAX_LENGTH,
+    Citation,
+    Design,
+    DesignVersion,
+)
+from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Membership, Role, Team, User
+from crowdmaker.protocol.manifest import PROVIDES, REQUIRES, validate_manifest
+
+EDITOR_ROLES = frozenset({Role.OWNER, Role.MAINTAINER})
+MAX_BOM_LINES = 500
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+BOM_KEYS = frozenset({"item", "quantity", "unit_cost", "currency"})
+
+
+# --- cleaning --------------------------------------------------------------------------------------------------
+
+
+def _clean_text(value: str, *, field: str, max_length: int, required: bool = False, multiline: bool = False) -> str:
+    value = value.strip()
+    allowed = {"\n", "\r", "\t", "\u200c", "\u200d"} if multiline else {"\u200c", "\u200d"}
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}:
+            if multiline and unicodedata.category(char) in {"Zl", "Zp"}:
+                continue
+            raise Invalid(f"This text may not contain control characters (found U+{ord(char):04X}).", field=field)
+    if required and not value:
+        raise Invalid("This field is required.", field=field)
+    if len(value) > max_length:
+        raise Invalid(f"At most {max_length} characters, please.", field=field)
+    return value
+
+
+def _clean_slug(slug: str) -> str:
+    slug = slug.strip().lower()
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise Invalid(SLUG_HELP, field="slug")
+    return slug
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    for position, tag in enumerate(tags):
+        tag = tag.strip().lower()
+        if not re.fullmatch(TAG_PATTERN, tag):
+            raise Invalid(f"Tag {tag!r}: {TAG_HELP}", field=f"tags.{position}")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise Invalid(f"At most {MAX_TAGS} tags, please.", field="tags")
+    return cleaned
+
+
+def _check_manifest(manifest: Any) -> dict[str, Any]:
+    problems = validate_manifest(manifest)
+    if problems:
+        first = problems[0]
+        raise Invalid(
+            f"The manifest is not valid at {first.pointer or '/'}: {first.reason}",
+            code="manifest_invalid",
+            field="manifest",
+        )
+    assert isinstance(manifest, dict)  # a valid Thing Description is an object
+    return manifest
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _clean_bom(bom: Any) -> list[dict[str, Any]]:
+    """A bill of materials: a list of {item, quantity (int > 0), unit_cost (int minor units >= 0), currency}."""
+    if not isinstance(bom, list):
+        raise Invalid("The bill of materials must be a list of lines.", field="bom")
+    if len(bom) > MAX_BOM_LINES:
+        raise Invalid(f"At most {MAX_BOM_LINES} lines in a bill of materials, please.", field="bom")
+    cleaned = []
+    for position, line in enumerate(bom):
+        at = f"bom.{position}"
+        if not isinstance(line, dict) or set(line) != BOM_KEYS:
+            raise Invalid("Each line needs exactly: item, quantity, unit_cost, currency.", field=at)
+        if not isinstance(line["item"], str):
+            raise Invalid("The item must be text.", field=f"{at}.item")
+        item = _clean_text(line["item"], field=f"{at}.item", max_length=200, required=True)
+        if not _is_int(line["quantity"]) or line["quantity"] <= 0:
+            raise Invalid("The quantity must be a whole number above zero.", field=f"{at}.quantity")
+        if not _is_int(line["unit_cost"]) or line["unit_cost"] < 0:
+            raise Invalid("The unit cost must be a whole number of minor units (cents), 0 or more.",
+                          field=f"{at}.unit_cost")  # fmt: skip
+        if not isinstance(line["currency"], str) or not re.fullmatch(CURRENCY_PATTERN, line["currency"]):
+            raise Invalid("The currency must be a three-letter ISO 4217 code such as EUR.", field=f"{at}.currency")
+        cleaned.append(
+            {"item": item, "quantity": line["quantity"], "unit_cost": line["unit_cost"], "currency": line["currency"]}
+        )
+    return cleaned
+
+
+def manifest_interfaces(manifest: dict[str, Any]) -> list[str]:
+    """The interface names a (valid) manifest provides or requires, sorted, each once."""
+    names = {
+        entry["interface"]
+        for key in (PROVIDES, REQUIRES)
+        for entry in manifest.get(key) or []
+        if isinstance(entry, dict) and isinstance(entry.get("interface"), str)
+    }
+    return sorted(names)
+
+
+# --- permissions -----------------------------------------------------------------------------------------------
+
+
+def _check_team_editor(team: Team, actor: User) -> None:
+    role = Membership.objects.select_for_update().filter(team=team, user=actor).values_list("role", flat=True).first()
+    if role not in EDITOR_ROLES:
+        raise Forbidden("Only the team's owners and maintainers may publish its designs.", code="role_required")
+
+
+def _check_editor(design: Design, actor: User) -> None:
+    if design.owner_team_id is not None:
+        assert design.owner_team is not None
+        _check_team_editor(design.owner_team, actor)
+    elif design.owner_user_id != actor.pk:
+        raise Forbidden("Only the design's owner may do that.", code="not_owner")
+
+
+# --- designs and versions --------------------------------------------------------------------------------------
+
+
+def _new_design(
+    *,
+    actor: User,
+    slug: str,
+    title: str,
+    summary: str,
+    description: str,
+    licence: str,
+    tags: Iterable[str],
+    team: Team | None,
+    forked_from: DesignVersion | None,
+    manifest: dict[str, Any],
+) -> Design:
+    slug = _clean_slug(slug)
+    title = _clean_text(title, field="title", max_length=TITLE_MAX_LENGTH, required=True)
+    summary = _clean_text(summary, field="summary", max_length=SUMMARY_MAX_LENGTH)
+    description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True)
+    licence = licence_get(licence).spdx
+    clean_tags = _clean_tags(tags)
+    if team is not None:
+        _check_team_editor(team, actor)
+    if Design.objects.filter(slug=slug).exists():
+        raise Conflict("A design with this address exists already.", code="slug_taken", field="slug")
+    try:
+        with transaction.atomic():
+            return Design.objects.create(
+                slug=slug,
+                title=title,
+                summary=summary,
+                description=description,
+                licence=licence,
+                tags=clean_tags,
+                owner_user=None if team else actor,
+                owner_team=team,
+                created_by=actor,
+                forked_from=forked_from,
+                interfaces=manifest_interfaces(manifest),
+            )
+    except IntegrityError as exc:  # a concurrent create took the slug
+        raise Conflict("A design with this address exists already.", code="slug_taken", field="slug") from exc
+
+
+def _add_version(
+    *, design: Design, actor: User, number: int, manifest: dict[str, Any], bom: list[dict[str, Any]], notes: str
+) -> DesignVersion:
+    return DesignVersion.objects.create(
+        design=design, number=number, manifest=manifest, bom=bom, release_notes=notes, published_by=actor
+    )
+
+
+@transaction.atomic
+def design_create(
+    *,
+    actor: User,
+    slug: str,
+    title: str,
+    licence: str,
+    manifest: Any,
+    summary: str = "",
+    description: str = "",
+    tags: Iterable[str] = (),
+    team: Team | None = None,
+    bom: Any = (),
+    release_notes: str = "",
+) -> Design:
+    """Publish a new design with its first version, owned by `actor` or by `team` (actor: owner/maintainer)."""
+    clean_manifest = _check_manifest(manifest)
+    clean_bom = _clean_bom(list(bom) if isinstance(bom, tuple) else bom)
+    notes = _clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    design = _new_design(
+        actor=actor, slug=slug, title=title, summary=summary, description=description, licence=licence, tags=tags,
+        team=team, forked_from=None, manifest=clean_manifest,
+    )  # fmt: skip
+    _add_version(design=design, actor=actor, number=1, manifest=clean_manifest, bom=clean_bom, notes=notes)
+    return design
+
+
+@transaction.atomic
+def design_version_publish(
+    *, actor: User, design: Design, manifest: Any, bom: Any = (), release_notes: str = ""
+) -> DesignVersion:
+    """Publish the next version (previous number + 1); the design row is locked so numbers never collide."""
+    locked = Design.objects.select_for_update(of=("self",)).select_related("owner_team").filter(pk=design.pk).first()
+    if locked is None:
+        raise NotFound("No design has this address.")
+    _check_editor(locked, actor)
+    clean_manifest = _check_manifest(manifest)
+    clean_bom = _clean_bom(list(bom) if isinstance(bom, tuple) else bom)
+    notes = _clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    last = DesignVersion.objects.filter(design=locked).order_by("-number").values_list("number", flat=True).first()
+    version = _add_version(
+        design=locked, actor=actor, number=(last or 0) + 1, manifest=clean_manifest, bom=clean_bom, notes=notes
+    )
+    locked.interfaces = manifest_interfaces(clean_manifest)
+    locked.save(update_fields=["interfaces"])
+    return version
+
+
+@transaction.atomic
+def design_fork(
+    *,
+    actor: User,
+    upstream: DesignVersion,
+    slug: str,
+    title: str,
+    licence: str,
+    summary: str | None = None,
+    description: str = "",
+    tags: Iterable[str] | None = None,
+    team: Team | None = None,
+    manifest: Any = None,
+    bom: Any = None,
+    release_notes: str = "",
+) -> Design:
+    """Fork the exact version `upstream` into a new design; the licence must be one the upstream allows.
+
+    The fork's first version copies the upstream version's manifest and bill of materials unless given.
+    """
+    source = upstream.design
+    fork_licence_check(source.licence, licence)
+    clean_manifest = _check_manifest(upstream.manifest if manifest is None else manifest)
+    clean_bom = _clean_bom(upstream.bom if bom is None else (list(bom) if isinstance(bom, tuple) else bom))
+    notes = _clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    design = _new_design(
+        actor=actor,
+        slug=slug,
+        title=title,
+        summary=source.summary if summary is None else summary,
+        description=description,
+        licence=licence,
+        tags=source.tags if tags is None else tags,
+        team=team,
+        forked_from=upstream,
+        manifest=clean_manifest,
+    )
+    _add_version(design=design, actor=actor, number=1, manifest=clean_manifest, bom=clean_bom, notes=notes)
+    return design
+
+
+@transaction.atomic
+def design_cite(*, actor: User, design: Design, cited: Design, note: str = "") -> Citation:
+    """Record that `design` builds on `cited` (an upstream influence besides its fork parent)."""
+    locked = Design.objects.select_for_update(of=("self",)).select_related("owner_team").filter(pk=design.pk).first()
+    if locked is None:
+        raise NotFound("No design has this address.")
+    _check_editor(locked, actor)
+    if cited.pk == locked.pk:
+        raise Invalid("A design cannot cite itself.", code="citation_self", field="cited")
+    note = _clean_text(note, field="note", max_length=300)
+    if Citation.objects.filter(design=locked, cited=cited).exists():
+        raise Conflict("This design cites that one already.", code="already_cited", field="cited")
+    return Citation.objects.create(design=locked, cited=cited, note=note)
