@@ -16,7 +16,7 @@ def interface_list(*, kind: str | None = None, q: str | None = None) -> QuerySet
     types = InterfaceType.objects.select_related("proposed_by").prefetch_related(
         Prefetch(
             "versions",
-            queryset=InterfaceVersion.objects.filter(status=VersionStatus.ACCEPTED),
+            queryset=InterfaceVersion.objects.filter(status=VersionStatus.ACCEPTED).select_related("proposed_by"),
             to_attr="accepted_versions",
         )
     )
@@ -56,7 +56,9 @@ def interface_detail(*, name: str) -> InterfaceType:
                 ),
                 Prefetch(
                     "versions",
-                    queryset=InterfaceVersion.objects.filter(status=VersionStatus.ACCEPTED),
+                    queryset=InterfaceVersion.objects.filter(status=VersionStatus.ACCEPTED).select_related(
+                        "proposed_by"
+                    ),
                     to_attr="accepted_versions",
                 ),
             )
