@@ -866,7 +866,10 @@ def compatible_with(
        the product meets as many of the system's requirements as before AND every requirement of the product
        on that interface (versions and capacities included).
     Requirements of the product on interfaces the system does not provide do not count against it; they are
-    listed in `still_needs`. Products of which the budget left the fit undecided are left out."""
+    listed in `still_needs`. "As many as before" counts against the base check's assignment; the test for 2.
+    first tries the capacity that assignment left free (nothing moves), then the exact solver, and leaves out a
+    product when the solver's best assignment does not show the fit (budget ran out, or another assignment of
+    the same size would be needed): it may miss a product, it does not list one that breaks the system."""
     started = time.monotonic()
     deadline = _Deadline(time_budget_s)
     index = _index(catalog)

@@ -5,6 +5,7 @@ the Hypothesis tests compare the engine with a brute-force enumeration of every 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -338,13 +339,14 @@ def small_systems(draw: st.DrawFn) -> list[Member]:
     return [Member(f"m{i}", f"Member {i}", provides=p, requires=r) for i, (p, r) in enumerate(members)]  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=int(os.environ.get("ENGINE_EXAMPLES", "300")), deadline=None)
 @given(small_systems())
 def test_engine_matches_brute_force_and_never_exceeds_a_capacity(members: list[Member]) -> None:
     result = system_check(members)
     best = brute_force_best(members)
     total = sum(len(m.requires) for m in members)
     assert result.status in ("complete", "incomplete")
+    assert result.maximal
     assert result.complete is (best == total)
     assert len(result.assignment) == best
     assert len(result.unmet) == total - best
