@@ -171,17 +171,15 @@ def attribution_chain(*, design: Design) -> list[Attribution]:
 
 # --- the catalog ---------------------------------------------------------------------------------------------
 
-SORTS = ("new", "popular", "relevance")
-
 
 def _array_text(name: str) -> Func:
     return Func(F(name), Value(" "), function="array_to_string", output_field=TextField())
 
 
 def catalog(
-    *, q: str = "", licence: str | None = None, tag: str | None = None, interface: str | None = None, sort: str = "new"
+    *, q: str = "", licence: str | None = None, tag: str | None = None, interface: str | None = None
 ) -> QuerySet[Design]:
-    """Designs matching the search text and filters, each with `fork_count`; ordering is the caller's (API)."""
+    """Designs matching the search text and filters, each with `fork_count` (its direct forks); the caller orders them."""
     designs = _designs().annotate(fork_count=Count("versions__forks", distinct=True))
     if licence:
         designs = designs.filter(licence=licence)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from crowdmaker.commons.api import router as commons_router
 from crowdmaker.core.api import CrowdmakerApi, install_error_handlers
 from crowdmaker.core.api import router as core_router
 from crowdmaker.ledger.api import router as ledger_router
@@ -31,6 +32,7 @@ api.add_router("", people_router)
 api.add_router("", ledger_router)
 api.add_router("", ledger_public_router, auth=[*API_AUTH, anyone])  # public ledgers: anonymous reads allowed
 api.add_router("", protocol_router)
+api.add_router("", commons_router)  # reads public per operation, writes signed in
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -205,7 +206,7 @@ def test_cite(user: User, other_user: User, make_design: Callable[..., Design]) 
 
 def test_three_generation_lineage_and_attribution(
     user: User, other_user: User, make_user: Callable[..., User], make_design: Callable[..., Design],
-    django_assert_max_num_queries: Callable[..., object],
+    django_assert_max_num_queries: Any,
 ) -> None:  # fmt: skip
     carol = make_user("carol", display_name="Carol Diaz")
     root = make_design(user, "root-lamp", title="Root lamp", licence="CC-BY-SA-4.0")
