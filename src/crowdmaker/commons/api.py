@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from crowdmaker.commons import selectors, services
 from crowdmaker.commons.licences import LICENCES
-from crowdmaker.commons.models import Design, DesignVersion
+from crowdmaker.commons.models import Design, DesignImage, DesignVersion
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
 from crowdmaker.core.errors import Invalid
 from crowdmaker.people import selectors as people_selectors
@@ -137,6 +137,18 @@ class LineageOut(Schema):
     truncated: bool
 
 
+class ImageOut(Schema):
+    id: int
+    url: str
+    alt: str
+    content_type: str
+    size: int
+
+    @staticmethod
+    def resolve_url(image: DesignImage) -> str:
+        return image.file.url
+
+
 class DesignDetailOut(DesignOut):
     description: str = Field(..., description="Markdown source as written.")
     description_html: str = Field(..., description="The description rendered safely (escaped).")
@@ -144,6 +156,11 @@ class DesignDetailOut(DesignOut):
     attribution: list[AttributionOut]
     lineage: LineageOut
     cites: list[DesignRefOut]
+    images: list[ImageOut]
+
+    @staticmethod
+    def resolve_images(design: Design) -> list[DesignImage]:
+        return list(design.images.order_by("id"))
 
 
 class LicenceOut(Schema):
@@ -352,3 +369,15 @@ def design_fork(request: HttpRequest, slug: str, payload: ForkIn) -> Status:
         release_notes=payload.release_notes,
     )
     return Status(201, _detail(selectors.design_by_slug(slug=design.slug)))
+
+
+@router.post(
+    "/designs/{slug}/images",
+    response={201: ImageOut, **ERRORS},
+    summary="Add a picture to a design's page (PNG, JPEG or WebP, at most 5 MiB; multipart form)",
+)
+def design_image_add(request: HttpRequest, slug: str, file: File[UploadedFile], alt: Form[str] = "") -> Status:
+    image = services.design_image_add(
+        actor=_actor(request), design=selectors.design_by_slug(slug=slug), upload=file, alt=alt
+    )
+    return Status(201, image)

@@ -101,3 +101,33 @@ class Citation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.design} cites {self.cited}"
+
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGES_PER_DESIGN = 10
+
+
+class DesignImage(models.Model):
+    """A picture on a design's page, stored through Django's storage API (local folder or S3 by configuration)."""
+
+    design = models.ForeignKey(Design, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    alt = models.CharField(max_length=200, blank=True, help_text="Text for people who cannot see the image.")
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(content_type__in=["image/png", "image/jpeg", "image/webp"]),
+                name="commons_designimage_type_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(size__gt=0, size__lte=MAX_IMAGE_BYTES), name="commons_designimage_size_limit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.file.name or ""

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from crowdmaker.commons.licences import fork_licence_check, licence_get
 from crowdmaker.commons.models import (
     DESCRIPTION_MAX_LENGTH,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGES_PER_DESIGN,
     MAX_TAGS,
     RELEASE_NOTES_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
@@ -24,6 +29,7 @@ from crowdmaker.commons.models import (
     TITLE_MAX_LENGTH,
     Citation,
     Design,
+    DesignImage,
     DesignVersion,
 )
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -301,3 +307,58 @@ def design_cite(*, actor: User, design: Design, cited: Design, note: str = "") -
     if Citation.objects.filter(design=locked, cited=cited).exists():
         raise Conflict("This design cites that one already.", code="already_cited", field="cited")
     return Citation.objects.create(design=locked, cited=cited, note=note)
+
+
+# --- images --------------------------------------------------------------------------------------------------
+
+# The type is read from the file's first bytes, never from its name or the browser's claim.
+IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+
+
+def _sniff_image(head: bytes) -> tuple[str, str] | None:
+    for signature, content_type, extension in IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return content_type, extension
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    return None
+
+
+@transaction.atomic
+def design_image_add(*, actor: User, design: Design, upload: UploadedFile, alt: str = "") -> DesignImage:
+    """Store a PNG, JPEG or WebP picture (at most 5 MiB) for the design's page.
+
+    A refused upload leaves nothing behind: the file is written to storage only after every check, and removed
+    again if the row cannot be saved.
+    """
+    locked = Design.objects.select_for_update(of=("self",)).select_related("owner_team").filter(pk=design.pk).first()
+    if locked is None:
+        raise NotFound("No design has this address.")
+    _check_editor(locked, actor)
+    alt = _clean_text(alt, field="alt", max_length=200)
+    size = upload.size or 0
+    if size <= 0:
+        raise Invalid("The file is empty.", code="file_empty", field="file")
+    if size > MAX_IMAGE_BYTES:
+        raise Invalid(f"An image may be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", code="file_too_large",
+                      field="file")  # fmt: skip
+    upload.seek(0)
+    kind = _sniff_image(upload.read(16))
+    upload.seek(0)
+    if kind is None:
+        raise Invalid("Only PNG, JPEG and WebP images are accepted.", code="file_type", field="file")
+    if DesignImage.objects.filter(design=locked).count() >= MAX_IMAGES_PER_DESIGN:
+        raise Conflict(f"A design may have at most {MAX_IMAGES_PER_DESIGN} images.", code="too_many_images")
+    content_type, extension = kind
+    name = default_storage.save(f"designs/{locked.pk}/{uuid.uuid4().hex}.{extension}", upload)
+    try:
+        with transaction.atomic():
+            return DesignImage.objects.create(
+                design=locked, file=name, content_type=content_type, size=size, alt=alt, uploaded_by=actor
+            )
+    except BaseException:
+        default_storage.delete(name)
+        raise
