@@ -65,6 +65,7 @@ class DesignOut(Schema):
     licence: str
     tags: list[str]
     interfaces: list[str] = Field(..., description="Interfaces the latest version provides or requires.")
+    families: list[str] = Field(..., description="Families (cm:family) the latest version claims to follow.")
     owner: OwnerOut
     forked_from: ForkedFromOut | None
     fork_count: int = Field(0, description="Designs forked directly from any version of this one.")
@@ -271,6 +272,7 @@ def designs_list(
     licence: str | None = None,
     tag: str | None = None,
     interface: str | None = None,
+    family: str | None = None,
     sort: str = "new",
 ) -> object:
     """Search words (`q`) match titles, summaries, tags and interface names; `interface` is a dotted name such as
@@ -279,7 +281,7 @@ def designs_list(
     # Plain `str` parameters: ninja reads a paginated view's annotations in its own module, where no Literal is.
     if sort not in SORTS:
         raise Invalid(f"Sort by one of: {', '.join(SORTS)}.", code="validation_error", field="sort")
-    return selectors.catalog(q=q[:200], licence=licence, tag=tag, interface=interface)
+    return selectors.catalog(q=q[:200], licence=licence, tag=tag, interface=interface, family=family)
 
 
 @router.post("/designs", response={201: DesignDetailOut, **ERRORS}, summary="Publish a design with its first version")

@@ -38,6 +38,10 @@ class Design(models.Model):
         models.CharField(max_length=100), default=list, blank=True,
         help_text="Interface names the latest version provides or requires (kept by the services, for search).",
     )  # fmt: skip
+    families = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True,
+        help_text="The families (cm:family) the latest version claims to follow (kept by the services).",
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
     forked_from = models.ForeignKey(
         "DesignVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="forks",
@@ -59,6 +63,7 @@ class Design(models.Model):
         indexes = [
             GinIndex(fields=["tags"], name="commons_design_tags_gin"),
             GinIndex(fields=["interfaces"], name="commons_design_interfaces_gin"),
+            GinIndex(fields=["families"], name="commons_design_families_gin"),
             models.Index(fields=["-created_at", "-id"], name="commons_design_new"),
         ]
 

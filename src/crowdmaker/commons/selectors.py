@@ -177,7 +177,12 @@ def _array_text(name: str) -> Func:
 
 
 def catalog(
-    *, q: str = "", licence: str | None = None, tag: str | None = None, interface: str | None = None
+    *,
+    q: str = "",
+    licence: str | None = None,
+    tag: str | None = None,
+    interface: str | None = None,
+    family: str | None = None,
 ) -> QuerySet[Design]:
     """Designs matching the search text and filters, each with `fork_count` (its direct forks); the caller orders them."""
     designs = _designs().annotate(fork_count=Count("versions__forks", distinct=True))
@@ -187,6 +192,8 @@ def catalog(
         designs = designs.filter(tags__contains=[tag.strip().lower()])
     if interface:
         designs = designs.filter(interfaces__contains=[interface.strip().lower()])
+    if family:
+        designs = designs.filter(families__contains=[family.strip()])
     q = q.strip()
     if q:
         # Interface names are dotted ("power.usb-c"): split on the dots so each part is a word of its own.

@@ -34,7 +34,7 @@ from crowdmaker.commons.models import (
 )
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Membership, Role, Team, User
-from crowdmaker.protocol.manifest import PROVIDES, REQUIRES, validate_manifest
+from crowdmaker.protocol.manifest import FAMILY, PROVIDES, REQUIRES, validate_manifest
 
 EDITOR_ROLES = frozenset({Role.OWNER, Role.MAINTAINER})
 MAX_BOM_LINES = 500
@@ -135,6 +135,11 @@ def manifest_interfaces(manifest: dict[str, Any]) -> list[str]:
     return sorted(names)
 
 
+def manifest_families(manifest: dict[str, Any]) -> list[str]:
+    """The families a (valid) manifest claims (`cm:family`), sorted, each once."""
+    return sorted({name for name in manifest.get(FAMILY) or [] if isinstance(name, str)})
+
+
 # --- permissions -----------------------------------------------------------------------------------------------
 
 
@@ -192,6 +197,7 @@ def _new_design(
                 created_by=actor,
                 forked_from=forked_from,
                 interfaces=manifest_interfaces(manifest),
+                families=manifest_families(manifest),
             )
     except IntegrityError as exc:  # a concurrent create took the slug
         raise Conflict("A design with this address exists already.", code="slug_taken", field="slug") from exc
@@ -249,7 +255,8 @@ def design_version_publish(
         design=locked, actor=actor, number=(last or 0) + 1, manifest=clean_manifest, bom=clean_bom, notes=notes
     )
     locked.interfaces = manifest_interfaces(clean_manifest)
-    locked.save(update_fields=["interfaces"])
+    locked.families = manifest_families(clean_manifest)
+    locked.save(update_fields=["interfaces", "families"])
     return version
 
 

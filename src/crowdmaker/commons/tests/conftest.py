@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -12,7 +12,12 @@ from crowdmaker.commons.models import Design
 from crowdmaker.people.models import User
 
 
-def manifest(title: str = "Desk lamp", provides: list[str] = (), requires: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def manifest(
+    title: str = "Desk lamp",
+    provides: Sequence[str] = (),
+    requires: Sequence[str] = (),
+    family: Sequence[str] = (),
+) -> dict[str, Any]:
     document: dict[str, Any] = {
         "@context": "https://www.w3.org/2022/wot/td/v1.1",
         "title": title,
@@ -23,6 +28,8 @@ def manifest(title: str = "Desk lamp", provides: list[str] = (), requires: list[
         document["cm:provides"] = [{"interface": name, "version": "1.0.0"} for name in provides]
     if requires:
         document["cm:requires"] = [{"interface": name, "version": "^1.0"} for name in requires]
+    if family:
+        document["cm:family"] = list(family)
     return document
 
 

@@ -23,7 +23,7 @@ def body(**extra: Any) -> dict[str, Any]:
         "summary": "A lamp for the desk.",
         "licence": "CC-BY-SA-4.0",
         "tags": ["lighting"],
-        "manifest": manifest(provides=["light.dimmable"], requires=["power.usb-c"]),
+        "manifest": manifest(provides=["light.dimmable"], requires=["power.usb-c"], family=["smart-home"]),
         "bom": BOM,
         **extra,
     }
@@ -38,6 +38,7 @@ def test_create_and_read_a_design(api: ApiClient, api_for: Callable[..., ApiClie
     assert data["latest_version"]["number"] == 1
     assert data["latest_version"]["bom"] == BOM
     assert data["interfaces"] == ["light.dimmable", "power.usb-c"]
+    assert data["families"] == ["smart-home"]
     assert data["description_html"] == "<p>&lt;b&gt;bold&lt;/b&gt;</p>"
     assert data["attribution"] == [
         {"slug": "desk-lamp", "title": "Desk lamp", "owner": "Ada Okafor", "licence": "CC-BY-SA-4.0",
@@ -48,6 +49,8 @@ def test_create_and_read_a_design(api: ApiClient, api_for: Callable[..., ApiClie
     assert anonymous.get("/api/v1/designs/desk-lamp").status_code == 200
     assert anonymous.get("/api/v1/designs/desk-lamp/versions/1").json()["manifest"]["title"] == "Desk lamp"
     assert anonymous.get("/api/v1/designs/desk-lamp/versions").json()["results"][0]["number"] == 1
+    assert [d["slug"] for d in anonymous.get("/api/v1/designs?family=smart-home").json()["results"]] == ["desk-lamp"]
+    assert anonymous.get("/api/v1/designs?family=garden").json()["results"] == []
 
 
 def test_write_refusals(api: ApiClient, api_for: Callable[..., ApiClient], other_user: User) -> None:

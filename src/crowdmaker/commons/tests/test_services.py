@@ -249,7 +249,7 @@ def test_catalog_search_and_filters(user: User, make_design: Callable[..., Desig
     make_design(user, "desk-lamp", title="Dimmable desk lamp", tags=["lighting"], licence="MIT",
                 manifest=manifest(provides=["light.dimmable"], requires=["power.usb-c"]))  # fmt: skip
     make_design(user, "soil-sensor", title="Soil moisture sensor", summary="Tells you when to water.",
-                tags=["garden"], manifest=manifest(provides=["data.mqtt"]))  # fmt: skip
+                tags=["garden"], manifest=manifest(provides=["data.mqtt"], family=["smart-home"]))  # fmt: skip
 
     def found(**filters: str) -> list[str]:
         return sorted(selectors.catalog(**filters).values_list("slug", flat=True))
@@ -264,6 +264,7 @@ def test_catalog_search_and_filters(user: User, make_design: Callable[..., Desig
     assert found(licence="MIT") == ["desk-lamp"]
     assert found(tag="garden") == ["soil-sensor"]
     assert found(interface="power.usb-c") == ["desk-lamp"]
+    assert found(family="smart-home") == ["soil-sensor"]
 
 
 def test_description_is_rendered_escaped(user: User, make_design: Callable[..., Design]) -> None:
