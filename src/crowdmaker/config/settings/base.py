@@ -124,6 +124,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT: Path | None = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+# Uploaded files (design images) go through Django's storage API: this folder by default; set STORAGES'
+# "default" to an S3-compatible backend in production.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
