@@ -136,3 +136,44 @@ class DesignImage(models.Model):
 
     def __str__(self) -> str:
         return self.file.name or ""
+
+
+SYSTEM_NAME_MAX_LENGTH = 100
+SHARE_TOKEN_LENGTH = 43  # secrets.token_urlsafe(32): 256 random bits
+
+
+class System(models.Model):
+    """A user's saved combination of design versions ("my home"); readable by anyone holding its share link."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="systems")
+    name = models.CharField(max_length=SYSTEM_NAME_MAX_LENGTH)
+    share_token = models.CharField(max_length=SHARE_TOKEN_LENGTH, help_text="Random; the read-only share link.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("share_token", name="commons_system_share_token_unique"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="commons_system_name_set"),
+        ]
+        indexes = [models.Index(fields=["owner", "-id"], name="commons_system_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SystemMember(models.Model):
+    """`quantity` copies of one design version in a system (a system is a multiset)."""
+
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="members")
+    design_version = models.ForeignKey(DesignVersion, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("system", "design_version", name="commons_systemmember_once"),
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="commons_systemmember_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.design_version}"

@@ -1,0 +1,202 @@
+"""Systems: a user's saved multisets of design versions, and the compatibility engine run over them.
+
+Writes (`system_*` services) change only System and SystemMember rows, owner only; anyone else gets the
+same 404 as for a system that does not exist. The engine (`protocol.engine`) stays pure: this module turns
+manifests into engine members and never lets the engine touch the database.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, QuerySet
+
+from crowdmaker.commons.models import SYSTEM_NAME_MAX_LENGTH, Design, DesignVersion, System, SystemMember
+from crowdmaker.core.errors import Conflict, Invalid, NotFound
+from crowdmaker.people.models import User
+from crowdmaker.protocol import engine
+from crowdmaker.protocol.manifest import PROVIDES, REQUIRES
+
+# A system is checked on every request; these bound its size so one check stays well under a second.
+MAX_QUANTITY = 50  # copies of one design version in a system
+MAX_SYSTEM_UNITS = 200  # products in a system, counting quantities (the engine benchmark's size)
+COMPLETE_MAX_ADDITIONS = 2  # "complete my system" suggests at most this many products
+COMPLETE_TIME_BUDGET_S = 0.5  # ... and gives up after this long (the answer then says budget_exhausted)
+COMPATIBLE_LIMIT = 20
+COMPATIBLE_TIME_BUDGET_S = 0.5
+
+
+# --- services -----------------------------------------------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise Invalid("Give the system a name.", field="name")
+    if len(name) > SYSTEM_NAME_MAX_LENGTH:
+        raise Invalid(f"A system's name has at most {SYSTEM_NAME_MAX_LENGTH} characters.", field="name")
+    return name
+
+
+def system_create(*, actor: User, name: str) -> System:
+    return System.objects.create(owner=actor, name=_clean_name(name), share_token=secrets.token_urlsafe(32))
+
+
+def _own_locked(*, actor: User, system_id: int) -> System:
+    system = System.objects.select_for_update().filter(id=system_id, owner=actor).first()
+    if system is None:
+        raise NotFound("No such system.")
+    return system
+
+
+@transaction.atomic
+def system_member_add(*, actor: User, system_id: int, design_version: DesignVersion, quantity: int = 1) -> SystemMember:
+    """Add `quantity` copies of a design version; adding one already there raises its quantity."""
+    system = _own_locked(actor=actor, system_id=system_id)  # the lock serialises additions to one system
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise Invalid(f"The quantity must be between 1 and {MAX_QUANTITY}.", field="quantity")
+    units = sum(SystemMember.objects.filter(system=system).values_list("quantity", flat=True))
+    if units + quantity > MAX_SYSTEM_UNITS:
+        raise Invalid(f"A system holds at most {MAX_SYSTEM_UNITS} products.", field="quantity")
+    existing = SystemMember.objects.filter(system=system, design_version=design_version).first()
+    if existing is not None:
+        if existing.quantity + quantity > MAX_QUANTITY:
+            raise Invalid(f"The quantity must be between 1 and {MAX_QUANTITY}.", field="quantity")
+        SystemMember.objects.filter(id=existing.id).update(quantity=F("quantity") + quantity)
+        existing.refresh_from_db()
+        return existing
+    try:
+        with transaction.atomic():
+            return SystemMember.objects.create(system=system, design_version=design_version, quantity=quantity)
+    except IntegrityError as exc:  # pragma: no cover - the row lock above makes this unreachable
+        raise Conflict("This design version was just added to the system.") from exc
+
+
+@transaction.atomic
+def system_member_remove(*, actor: User, system_id: int, member_id: int) -> None:
+    system = _own_locked(actor=actor, system_id=system_id)
+    deleted, _ = SystemMember.objects.filter(id=member_id, system=system).delete()
+    if not deleted:
+        raise NotFound("This system has no such member.")
+
+
+@transaction.atomic
+def system_delete(*, actor: User, system_id: int) -> None:
+    system = _own_locked(actor=actor, system_id=system_id)
+    system.delete()
+
+
+# --- selectors ----------------------------------------------------------------------------------------------------
+
+
+def systems_of(*, owner: User) -> QuerySet[System]:
+    return System.objects.filter(owner=owner).annotate(member_count=Count("members"))
+
+
+def system_owned(*, actor: User, system_id: int) -> System:
+    system = System.objects.filter(id=system_id, owner=actor).first()
+    if system is None:
+        raise NotFound("No such system.")
+    return system
+
+
+def system_shared(*, share_token: str) -> System:
+    system = System.objects.filter(share_token=share_token).first() if share_token else None
+    if system is None:
+        raise NotFound("No system is shared under this link.")
+    return system
+
+
+def system_members(*, system: System) -> list[SystemMember]:
+    """The members with their design versions and designs, in one query."""
+    return list(SystemMember.objects.filter(system=system).select_related("design_version__design").order_by("id"))
+
+
+def _provides(manifest: dict[str, Any]) -> list[engine.Provide]:
+    entries = manifest.get(PROVIDES) or []
+    return [engine.Provide(e["interface"], e["version"], e.get("capacity") or {}) for e in entries]
+
+
+def _requires(manifest: dict[str, Any]) -> list[engine.Require]:
+    entries = manifest.get(REQUIRES) or []
+    return [engine.Require(e["interface"], e["version"], e.get("load") or {}) for e in entries]
+
+
+def version_member(version: DesignVersion, *, copy: int | None = None, score: float = 0.0) -> engine.Member:
+    """The engine's view of a design version: `<slug>@v<number>`, with `#<copy>` for the copies in a system."""
+    design = version.design
+    member_id = f"{design.slug}@v{version.number}"
+    label = design.title
+    if copy is not None:
+        member_id, label = f"{member_id}#{copy}", f"{label} #{copy}"
+    return engine.Member(
+        member_id, label, _provides(version.manifest), _requires(version.manifest), score=score
+    )  # the manifest was validated on publication, so the engine accepts its entries
+
+
+def engine_members(members: list[SystemMember]) -> list[engine.Member]:
+    """Quantity n becomes n engine members; a lone copy keeps its plain label (the design's title)."""
+    result = []
+    for member in members:
+        for k in range(1, member.quantity + 1):
+            one = version_member(member.design_version, copy=k)
+            if member.quantity == 1:
+                one = engine.Member(one.id, member.design_version.design.title, one.provides, one.requires)
+            result.append(one)
+    return result
+
+
+def catalog_index() -> engine.CatalogIndex:
+    """The latest version of every design, scored by how often it was forked.
+
+    Built on every request (nothing is cached across processes yet): fine for the current catalog size; the
+    benchmark shows where a shared cache will be needed."""
+    latest = (
+        DesignVersion.objects.order_by("design_id", "-number")
+        .distinct("design_id")
+        .select_related("design")
+        .only("id", "number", "manifest", "design__slug", "design__title")
+    )
+    forks = dict(
+        Design.objects.filter(forked_from__isnull=False)
+        .values_list("forked_from__design_id")
+        .annotate(n=Count("id"))
+        .values_list("forked_from__design_id", "n")
+    )
+    return engine.CatalogIndex(version_member(v, score=float(forks.get(v.design_id, 0))) for v in latest)
+
+
+@dataclass(frozen=True)
+class SystemCheck:
+    members: list[SystemMember]
+    engine_members: list[engine.Member]
+    result: engine.CheckResult
+
+
+def system_check_result(*, system: System) -> SystemCheck:
+    members = system_members(system=system)
+    products = engine_members(members)
+    return SystemCheck(members, products, engine.system_check(products))
+
+
+def system_complete_suggestions(
+    *, system: System, max_additions: int = COMPLETE_MAX_ADDITIONS, time_budget_s: float = COMPLETE_TIME_BUDGET_S
+) -> engine.CompletionResult:
+    products = engine_members(system_members(system=system))
+    return engine.system_complete(products, catalog_index(), max_additions=max_additions, time_budget_s=time_budget_s)
+
+
+def system_compatible(*, system: System) -> engine.CompatibleResult:
+    products = engine_members(system_members(system=system))
+    return engine.compatible_with(
+        products, catalog_index(), limit=COMPATIBLE_LIMIT, time_budget_s=COMPATIBLE_TIME_BUDGET_S
+    )
+
+
+def version_compatible(*, version: DesignVersion) -> engine.CompatibleResult:
+    return engine.compatible_with(
+        version_member(version), catalog_index(), limit=COMPATIBLE_LIMIT, time_budget_s=COMPATIBLE_TIME_BUDGET_S
+    )
