@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from crowdmaker.commons.api import router as commons_router
+from crowdmaker.commons.api_systems import router as systems_router
 from crowdmaker.core.api import CrowdmakerApi, install_error_handlers
 from crowdmaker.core.api import router as core_router
 from crowdmaker.ledger.api import router as ledger_router
@@ -33,6 +34,7 @@ api.add_router("", ledger_router)
 api.add_router("", ledger_public_router, auth=[*API_AUTH, anyone])  # public ledgers: anonymous reads allowed
 api.add_router("", protocol_router)
 api.add_router("", commons_router)  # reads public per operation, writes signed in
+api.add_router("", systems_router)  # owner only, except the share link and "compatible" of a design
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403
