@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from crowdmaker.commons import services, systems
 from crowdmaker.commons.models import Design, System, SystemMember
 from crowdmaker.conftest import ApiClient
-from crowdmaker.core.errors import NotFound
+from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.people.models import User
 
 pytestmark = pytest.mark.django_db
@@ -220,7 +220,8 @@ def test_check_query_count_is_bounded(api: ApiClient, starter: dict[str, Design]
         _add(api, system_id, slug, quantity=2)
     with CaptureQueriesContext(connection) as large:
         assert api.get(f"/api/v1/systems/{system_id}/check").status_code == 200
-    assert len(large.captured_queries) == len(small.captured_queries) <= 6
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert len(small.captured_queries) <= 4, [q["sql"] for q in small.captured_queries]
 
 
 def test_empty_system_diagram_and_check(api: ApiClient) -> None:
@@ -228,3 +229,15 @@ def test_empty_system_diagram_and_check(api: ApiClient) -> None:
     assert api.get(f"/api/v1/systems/{system_id}/check").json()["complete"] is True
     root = ET.fromstring(api.get(f"/api/v1/systems/{system_id}/diagram.svg").content)  # noqa: S314 - our own output, parsed to prove it is well-formed
     assert root.find(f"{SVG_NS}title").text == 'Attic "<script>"'  # type: ignore[union-attr]
+
+
+def test_a_system_holds_at_most_max_system_units(user: User, starter: dict[str, Design]) -> None:
+    system = systems.system_create(actor=user, name="Warehouse")
+    versions = [design.versions.get() for design in starter.values()]
+    for version in versions[:4]:
+        systems.system_member_add(actor=user, system_id=system.id, design_version=version, quantity=50)
+    assert systems.MAX_SYSTEM_UNITS == 200
+    with pytest.raises(Invalid) as refused:
+        systems.system_member_add(actor=user, system_id=system.id, design_version=versions[4], quantity=1)
+    assert refused.value.field == "quantity"
+    assert sorted(SystemMember.objects.filter(system=system).values_list("quantity", flat=True)) == [50] * 4
