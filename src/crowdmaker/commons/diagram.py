@@ -13,11 +13,12 @@ from crowdmaker.protocol import engine
 COLUMNS = 4  # boxes per row
 BOX_WIDTH = 220
 BOX_HEIGHT = 48
-GAP_X = 60
-GAP_Y = 40
+GAP_X = 80
+GAP_Y = 50  # room for the arches of links within a row
+ARCH_HEIGHT = 16  # how far a link within a row rises above the boxes
 LINE_HEIGHT = 15  # one line of unmet text under a box
 MARGIN = 20
-MAX_TEXT = 60  # characters of one line of text; longer text is cut with an ellipsis
+MAX_TEXT = 44  # characters of one line (about a column at 12 px); longer text is cut, whole in its <title>
 UNMET_COLOUR = "#c62828"
 
 
@@ -26,12 +27,14 @@ def _cut(text: str) -> str:
 
 
 def system_svg(members: Sequence[engine.Member], result: engine.CheckResult, *, title: str) -> str:
-    unmet_by_member: dict[str, list[str]] = {m.id: [] for m in members}
+    # Under the box a short line (interface, range, reason); the engine's whole explanation is its tooltip.
+    unmet_by_member: dict[str, list[tuple[str, str]]] = {m.id: [] for m in members}
     for unmet in result.unmet:
-        unmet_by_member.setdefault(unmet.requirement.member_id, []).append(f"✗ {unmet.message}")
+        short = f"✗ {unmet.interface} {unmet.version_range}: {unmet.reason.replace('_', ' ')}"
+        unmet_by_member.setdefault(unmet.requirement.member_id, []).append((short, unmet.message))
     rows = [members[i : i + COLUMNS] for i in range(0, len(members), COLUMNS)]
     boxes: dict[str, tuple[int, int]] = {}  # member id -> top-left corner
-    y = MARGIN + 30
+    y = MARGIN + 30 + ARCH_HEIGHT
     for row in rows:
         tallest = max(len(unmet_by_member[m.id]) for m in row)
         for column, member in enumerate(row):
@@ -54,10 +57,19 @@ def system_svg(members: Sequence[engine.Member], result: engine.CheckResult, *, 
             continue
         (x1, y1), (x2, y2) = boxes[requirement.member_id], boxes[provider.member_id]
         interface = by_id[requirement.member_id].requires[requirement.position].interface
-        ax, ay, bx, by = x1 + BOX_WIDTH // 2, y1 + BOX_HEIGHT // 2, x2 + BOX_WIDTH // 2, y2 + BOX_HEIGHT // 2
+        ax, bx = x1 + BOX_WIDTH // 2, x2 + BOX_WIDTH // 2
+        if y1 == y2:  # same row: arch over the boxes in between, from top edge to top edge
+            ay = by = y1
+            cy = y1 - ARCH_HEIGHT * 2  # a quadratic curve's apex is half way to its control point
+            label_y = y1 - ARCH_HEIGHT - 3
+        else:  # different rows: a straight line from the lower edge of the upper box to the upper edge of the other
+            ay, by = (y1 + BOX_HEIGHT, y2) if y1 < y2 else (y1, y2 + BOX_HEIGHT)
+            cy = (ay + by) // 2
+            label_y = cy - 4
         parts.append(
-            f'<g class="link"><line x1="{ax}" y1="{ay}" x2="{bx}" y2="{by}" stroke="#2e7d32" stroke-width="2"/>'
-            f'<text x="{(ax + bx) // 2}" y="{(ay + by) // 2 - 4}" fill="#2e7d32" text-anchor="middle">'
+            f'<g class="link"><path d="M {ax} {ay} Q {(ax + bx) // 2} {cy} {bx} {by}" fill="none" '
+            f'stroke="#2e7d32" stroke-width="2"/>'
+            f'<text x="{(ax + bx) // 2}" y="{label_y}" fill="#2e7d32" text-anchor="middle">'
             f"{escape(interface)}</text></g>"
         )
     for member in members:
@@ -68,10 +80,10 @@ def system_svg(members: Sequence[engine.Member], result: engine.CheckResult, *, 
             f'<text x="{x + 10}" y="{y + 20}" font-weight="bold">{escape(_cut(member.label))}</text>'
             f'<text x="{x + 10}" y="{y + 37}" fill="#607d8b">{escape(_cut(member.id))}</text>'
         )
-        for line, message in enumerate(unmet_by_member[member.id]):
+        for line, (short, message) in enumerate(unmet_by_member[member.id]):
             parts.append(
                 f'<text class="unmet" x="{x}" y="{y + BOX_HEIGHT + 13 + line * LINE_HEIGHT}" fill="{UNMET_COLOUR}">'
-                f"<title>{escape(message)}</title>{escape(_cut(message))}</text>"
+                f"<title>{escape(message)}</title>{escape(_cut(short))}</text>"
             )
         parts.append("</g>")
     parts.append("</svg>")
