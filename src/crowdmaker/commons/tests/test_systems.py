@@ -241,3 +241,22 @@ def test_a_system_holds_at_most_max_system_units(user: User, starter: dict[str, 
         systems.system_member_add(actor=user, system_id=system.id, design_version=versions[4], quantity=1)
     assert refused.value.field == "quantity"
     assert sorted(SystemMember.objects.filter(system=system).values_list("quantity", flat=True)) == [50] * 4
+
+
+def test_capacity_exhausted_names_who_takes_it(api: ApiClient, starter: dict[str, Design]) -> None:
+    system_id = _new_system(api)
+    _add(api, system_id, "usb-hub")
+    _add(api, system_id, "desk-lamp", quantity=7)  # 7 ports wanted, the hub has 6
+
+    check = api.get(f"/api/v1/systems/{system_id}/check").json()
+
+    assert check["status"] == "incomplete"
+    assert len(check["assignment"]) == 6
+    [unmet] = check["unmet"]
+    assert unmet["reason"] == "capacity_exhausted"
+    assert unmet["interface"] == "power.usb-c"
+    [taken] = unmet["taken_by"]
+    assert taken["provider"] == {"member": "usb-hub@v1#1", "position": 0}
+    assert len(taken["used_by"]) == 6
+    assert all(label.startswith("Desk lamp #") for label in taken["used_by"])
+    assert "ports" in unmet["message"]
