@@ -7,7 +7,6 @@ nothing. Lock order: the design row (for publishing), then the actor's team memb
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +32,7 @@ from crowdmaker.commons.models import (
     DesignVersion,
 )
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.core.text import clean_text
 from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Membership, Role, Team, User
 from crowdmaker.protocol.manifest import FAMILY, PROVIDES, REQUIRES, validate_manifest
 
@@ -43,21 +43,6 @@ BOM_KEYS = frozenset({"item", "quantity", "unit_cost", "currency"})
 
 
 # --- cleaning --------------------------------------------------------------------------------------------------
-
-
-def _clean_text(value: str, *, field: str, max_length: int, required: bool = False, multiline: bool = False) -> str:
-    value = value.strip()
-    allowed = {"\n", "\r", "\t", "\u200c", "\u200d"} if multiline else {"\u200c", "\u200d"}
-    for char in value:
-        if char not in allowed and unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}:
-            if multiline and unicodedata.category(char) in {"Zl", "Zp"}:
-                continue
-            raise Invalid(f"This text may not contain control characters (found U+{ord(char):04X}).", field=field)
-    if required and not value:
-        raise Invalid("This field is required.", field=field)
-    if len(value) > max_length:
-        raise Invalid(f"At most {max_length} characters, please.", field=field)
-    return value
 
 
 def _clean_slug(slug: str) -> str:
@@ -110,7 +95,7 @@ def _clean_bom(bom: Any) -> list[dict[str, Any]]:
             raise Invalid("Each line needs exactly: item, quantity, unit_cost, currency.", field=at)
         if not isinstance(line["item"], str):
             raise Invalid("The item must be text.", field=f"{at}.item")
-        item = _clean_text(line["item"], field=f"{at}.item", max_length=200, required=True)
+        item = clean_text(line["item"], field=f"{at}.item", max_length=200, required=True)
         if not _is_int(line["quantity"]) or line["quantity"] <= 0:
             raise Invalid("The quantity must be a whole number above zero.", field=f"{at}.quantity")
         if not _is_int(line["unit_cost"]) or line["unit_cost"] < 0:
@@ -174,9 +159,9 @@ def _new_design(
     manifest: dict[str, Any],
 ) -> Design:
     slug = _clean_slug(slug)
-    title = _clean_text(title, field="title", max_length=TITLE_MAX_LENGTH, required=True)
-    summary = _clean_text(summary, field="summary", max_length=SUMMARY_MAX_LENGTH)
-    description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True)
+    title = clean_text(title, field="title", max_length=TITLE_MAX_LENGTH, required=True)
+    summary = clean_text(summary, field="summary", max_length=SUMMARY_MAX_LENGTH)
+    description = clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True)
     licence = licence_get(licence).spdx
     clean_tags = _clean_tags(tags)
     if team is not None:
@@ -229,7 +214,7 @@ def design_create(
     """Publish a new design with its first version, owned by `actor` or by `team` (actor: owner/maintainer)."""
     clean_manifest = _check_manifest(manifest)
     clean_bom = _clean_bom(list(bom) if isinstance(bom, tuple) else bom)
-    notes = _clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    notes = clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
     design = _new_design(
         actor=actor, slug=slug, title=title, summary=summary, description=description, licence=licence, tags=tags,
         team=team, forked_from=None, manifest=clean_manifest,
@@ -249,7 +234,7 @@ def design_version_publish(
     _check_editor(locked, actor)
     clean_manifest = _check_manifest(manifest)
     clean_bom = _clean_bom(list(bom) if isinstance(bom, tuple) else bom)
-    notes = _clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    notes = clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
     last = DesignVersion.objects.filter(design=locked).order_by("-number").values_list("number", flat=True).first()
     version = _add_version(
         design=locked, actor=actor, number=(last or 0) + 1, manifest=clean_manifest, bom=clean_bom, notes=notes
@@ -284,7 +269,7 @@ def design_fork(
     fork_licence_check(source.licence, licence)
     clean_manifest = _check_manifest(upstream.manifest if manifest is None else manifest)
     clean_bom = _clean_bom(upstream.bom if bom is None else (list(bom) if isinstance(bom, tuple) else bom))
-    notes = _clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    notes = clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
     design = _new_design(
         actor=actor,
         slug=slug,
@@ -310,7 +295,7 @@ def design_cite(*, actor: User, design: Design, cited: Design, note: str = "") -
     _check_editor(locked, actor)
     if cited.pk == locked.pk:
         raise Invalid("A design cannot cite itself.", code="citation_self", field="cited")
-    note = _clean_text(note, field="note", max_length=300)
+    note = clean_text(note, field="note", max_length=300)
     if Citation.objects.filter(design=locked, cited=cited).exists():
         raise Conflict("This design cites that one already.", code="already_cited", field="cited")
     return Citation.objects.create(design=locked, cited=cited, note=note)
@@ -345,7 +330,7 @@ def design_image_add(*, actor: User, design: Design, upload: UploadedFile, alt: 
     if locked is None:
         raise NotFound("No design has this address.")
     _check_editor(locked, actor)
-    alt = _clean_text(alt, field="alt", max_length=200)
+    alt = clean_text(alt, field="alt", max_length=200)
     size = upload.size or 0
     if size <= 0:
         raise Invalid("The file is empty.", code="file_empty", field="file")

@@ -16,6 +16,7 @@ from django.db.models import Count, F, QuerySet
 
 from crowdmaker.commons.models import SYSTEM_NAME_MAX_LENGTH, Design, DesignVersion, System, SystemMember
 from crowdmaker.core.errors import Conflict, Invalid, NotFound
+from crowdmaker.core.text import clean_text
 from crowdmaker.people.models import User
 from crowdmaker.protocol import engine
 from crowdmaker.protocol.manifest import PROVIDES, REQUIRES
@@ -33,11 +34,9 @@ COMPATIBLE_TIME_BUDGET_S = 0.5
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join(name.split())
+    name = clean_text(" ".join(name.split()), field="name", max_length=SYSTEM_NAME_MAX_LENGTH)
     if not name:
         raise Invalid("Give the system a name.", field="name")
-    if len(name) > SYSTEM_NAME_MAX_LENGTH:
-        raise Invalid(f"A system's name has at most {SYSTEM_NAME_MAX_LENGTH} characters.", field="name")
     return name
 
 

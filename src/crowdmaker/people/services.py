@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.core.text import clean_text, refuse_control_characters
 from crowdmaker.people import tasks
 from crowdmaker.people.models import (
     BIO_MAX_LENGTH,
@@ -46,38 +46,6 @@ INVITATION_LIFETIME = timedelta(days=14)
 
 
 # --- accounts and profiles -------------------------------------------------------------------------------
-
-
-# Unicode's "Other" categories: controls (Cc: NUL, newline, tab, ...), format characters (Cf: bidi overrides,
-# zero-width spaces), surrogates (Cs) and private use (Co). A newline in a one-line field would let text break
-# out of where it is shown (an e-mail header refuses it outright), and PostgreSQL text cannot hold NUL.
-# Not refused: unassigned code points (Cn), because emoji newer than Python's Unicode tables are Cn there.
-REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
-# One-line fields also refuse Unicode's own line and paragraph separators (U+2028, U+2029).
-REFUSED_IN_ONE_LINE = REFUSED_CATEGORIES | {"Zl", "Zp"}
-# The zero-width non-joiner and joiner are format characters that ordinary text needs: Persian and Indic words
-# are spelt with them, and emoji sequences such as a woman mechanic are joined by them.
-JOINERS = frozenset({"\u200c", "\u200d"})
-LINE_BREAKS = frozenset({"\n", "\r", "\t"})
-
-
-def _refuse_control_characters(value: str, *, field: str, multiline: bool = False) -> None:
-    allowed, refused = (JOINERS | LINE_BREAKS, REFUSED_CATEGORIES) if multiline else (JOINERS, REFUSED_IN_ONE_LINE)
-    for char in value:
-        if char not in allowed and unicodedata.category(char) in refused:
-            what = "control characters" if multiline else "line breaks, tabs or other control characters"
-            raise Invalid(f"This text may not contain {what} (found U+{ord(char):04X}).", field=field)
-
-
-def _clean_text(value: str, *, field: str, max_length: int, required: bool = False, multiline: bool = False) -> str:
-    """Strip `value` and check it; a one-line field (the default) refuses line breaks and tabs too."""
-    value = value.strip()
-    _refuse_control_characters(value, field=field, multiline=multiline)
-    if required and not value:
-        raise Invalid("This field is required.", field=field)
-    if len(value) > max_length:
-        raise Invalid(f"At most {max_length} characters, please.", field=field)
-    return value
 
 
 def _clean_handle(handle: str, *, field: str = "handle", pattern: str = HANDLE_PATTERN, help: str = HANDLE_HELP) -> str:
@@ -110,7 +78,7 @@ def user_create(
     """Create an account and its public profile; refuse a taken e-mail or handle, or a weak password."""
     email = _clean_email(email)
     handle = _clean_handle(handle)
-    display_name = _clean_text(display_name or handle, field="display_name", max_length=80, required=True)
+    display_name = clean_text(display_name or handle, field="display_name", max_length=80, required=True)
     user = User(email=email, handle=handle, is_staff=is_staff, is_superuser=is_superuser)
     if password is None:
         user.set_unusable_password()
@@ -144,7 +112,7 @@ def _clean_links(links: list[str]) -> list[str]:
             continue
         if len(link) > 300:
             raise Invalid("A link may have at most 300 characters.", field=f"links.{position}")
-        _refuse_control_characters(link, field=f"links.{position}")
+        refuse_control_characters(link, field=f"links.{position}")
         try:
             validate_url(link)
         except ValidationError as exc:
@@ -165,9 +133,9 @@ def profile_update(
     """Change the fields given (None leaves a field as it is)."""
     profile = Profile.objects.select_for_update().get(user=user)
     if display_name is not None:
-        profile.display_name = _clean_text(display_name, field="display_name", max_length=80, required=True)
+        profile.display_name = clean_text(display_name, field="display_name", max_length=80, required=True)
     if bio is not None:
-        profile.bio = _clean_text(bio, field="bio", max_length=BIO_MAX_LENGTH, multiline=True)
+        profile.bio = clean_text(bio, field="bio", max_length=BIO_MAX_LENGTH, multiline=True)
     if links is not None:
         profile.links = _clean_links(links)
     if show_on_public_ledgers is not None:
@@ -206,8 +174,8 @@ def _clean_role(role: str) -> str:
 @transaction.atomic
 def team_create(*, actor: User, slug: str, name: str, description: str = "") -> Team:
     slug = _clean_handle(slug, field="slug", pattern=SLUG_PATTERN, help=SLUG_HELP)
-    name = _clean_text(name, field="name", max_length=80, required=True)
-    description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True)
+    name = clean_text(name, field="name", max_length=80, required=True)
+    description = clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True)
     if Team.objects.filter(slug=slug).exists():
         raise Conflict("A team with this address exists already.", code="slug_taken", field="slug")
     try:
@@ -223,9 +191,9 @@ def team_create(*, actor: User, slug: str, name: str, description: str = "") -> 
 def team_update(*, actor: User, team: Team, name: str | None = None, description: str | None = None) -> Team:
     team, _ = _lock_role(team, actor, {Role.OWNER, Role.MAINTAINER}, "Only owners and maintainers may edit the team.")
     if name is not None:
-        team.name = _clean_text(name, field="name", max_length=80, required=True)
+        team.name = clean_text(name, field="name", max_length=80, required=True)
     if description is not None:
-        team.description = _clean_text(
+        team.description = clean_text(
             description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True
         )
     team.save(update_fields=["name", "description"])
@@ -395,7 +363,7 @@ def _token_digest(raw_token: str) -> str:
 @transaction.atomic
 def api_token_create(*, user: User, name: str, scope: str) -> tuple[ApiToken, str]:
     """Create a token and return it with the raw token, which is never stored and never shown again."""
-    name = _clean_text(name, field="name", max_length=80, required=True)
+    name = clean_text(name, field="name", max_length=80, required=True)
     if scope not in TokenScope.values:
         raise Invalid(f"Scope must be one of: {', '.join(TokenScope.values)}.", field="scope")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(30)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.core.text import clean_text
 from crowdmaker.people.models import User
 from crowdmaker.protocol.manifest import DIMENSION_NAME, INTERFACE_NAME
 from crowdmaker.protocol.models import (
@@ -50,13 +51,6 @@ def _clean_version(version: str) -> str:
         return str(Version.parse(version))
     except VersionSyntaxError as error:
         raise Invalid(f"Not a version: {error}.", code="invalid_version", field="version") from error
-
-
-def _clean_text(value: str, *, field: str, limit: int) -> str:
-    value = value.strip()
-    if len(value) > limit:
-        raise Invalid(f"At most {limit} characters.", field=field)
-    return value
 
 
 def clean_dimensions(dimensions: Any) -> dict[str, dict[str, str]]:
@@ -133,8 +127,8 @@ def interface_type_propose(
             code="name_kind_mismatch",
             field="name",
         )
-    description = _clean_text(description, field="description", limit=MAX_DESCRIPTION_LENGTH)
-    changelog = _clean_text(changelog, field="changelog", limit=MAX_CHANGELOG_LENGTH)
+    description = clean_text(description, field="description", max_length=MAX_DESCRIPTION_LENGTH, multiline=True)
+    changelog = clean_text(changelog, field="changelog", max_length=MAX_CHANGELOG_LENGTH, multiline=True)
     normalised = _clean_version(version)
     cleaned = clean_dimensions(dimensions)
     if InterfaceType.objects.filter(name=name).exists():
@@ -163,7 +157,7 @@ def interface_version_propose(
     """Propose a new version of an existing type; it must be higher than every version the type has."""
     normalised = _clean_version(version)
     cleaned = clean_dimensions(dimensions)
-    changelog = _clean_text(changelog, field="changelog", limit=MAX_CHANGELOG_LENGTH)
+    changelog = clean_text(changelog, field="changelog", max_length=MAX_CHANGELOG_LENGTH, multiline=True)
     interface = _locked_type(name)  # serialises proposals for one type, so "higher than the latest" holds
     existing = [Version.parse(v) for v in interface.versions.values_list("version", flat=True)]
     if Version.parse(normalised) in existing:

@@ -260,3 +260,11 @@ def test_capacity_exhausted_names_who_takes_it(api: ApiClient, starter: dict[str
     assert len(taken["used_by"]) == 6
     assert all(label.startswith("Desk lamp #") for label in taken["used_by"])
     assert "ports" in unmet["message"]
+
+
+def test_a_system_name_with_a_control_character_is_refused_and_creates_nothing(user: User) -> None:
+    with pytest.raises(Invalid) as refused:
+        systems.system_create(actor=user, name="my\x00home")
+
+    assert refused.value.field == "name"
+    assert System.objects.count() == 0

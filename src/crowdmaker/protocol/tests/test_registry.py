@@ -330,3 +330,15 @@ def test_interface_dimensions() -> None:
     for name, version in (("power.usb-c", "2.0.0"), ("power.nope", "1.0.0"), ("power.usb-c", "x")):
         with pytest.raises(NotFound):
             selectors.interface_dimensions(name=name, version=version)
+
+
+def test_a_nul_in_a_description_is_refused_and_changes_nothing(user: User) -> None:
+    before = (InterfaceType.objects.count(), InterfaceVersion.objects.count())
+
+    with pytest.raises(Invalid) as refused:
+        services.interface_type_propose(
+            actor=user, name="power.qi", kind="power", description="wireless\x00charging", dimensions={}
+        )
+
+    assert refused.value.field == "description"
+    assert (InterfaceType.objects.count(), InterfaceVersion.objects.count()) == before
