@@ -16,5 +16,7 @@ urlpatterns = [
     re_path(r"^api/v1/(?P<rest>.*)$", not_found),
     path("", include("crowdmaker.people.urls")),
     path("", include("crowdmaker.ledger.urls")),
+    path("", include("crowdmaker.commons.urls")),
+    path("", include("crowdmaker.protocol.urls")),
     path("", include("crowdmaker.core.urls")),
 ]
