@@ -152,7 +152,7 @@ class ImageOut(Schema):
 
 class DesignDetailOut(DesignOut):
     description: str = Field(..., description="Markdown source as written.")
-    description_html: str = Field(..., description="The description rendered safely (escaped).")
+    description_html: str = Field(..., description="The description's Markdown rendered to sanitised HTML.")
     latest_version: VersionOut | None
     attribution: list[AttributionOut]
     lineage: LineageOut

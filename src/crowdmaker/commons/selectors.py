@@ -9,11 +9,12 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import Count, F, Func, QuerySet, TextField, Value
 from django.db.models.functions import Replace
-from django.utils.html import escape, linebreaks
+from django.utils.safestring import SafeString
 
 from crowdmaker.commons.licences import LICENCES
 from crowdmaker.commons.models import Design, DesignVersion
 from crowdmaker.core.errors import NotFound
+from crowdmaker.core.markdown import markdown_html
 from crowdmaker.people.models import SLUG_PATTERN
 
 MAX_LINEAGE_DEPTH = 50  # a fork chain deeper than this is cut off (and flagged) rather than walked forever
@@ -47,9 +48,9 @@ def owner_handle(design: Design) -> str:
     return design.owner_user.handle
 
 
-def description_html(design: Design) -> str:
-    """The description rendered safely: escaped, paragraphs and line breaks only (no Markdown yet)."""
-    return linebreaks(escape(design.description))
+def description_html(design: Design) -> SafeString:
+    """The description, Markdown rendered and sanitised (`core.markdown`)."""
+    return markdown_html(design.description)
 
 
 def versions_of(*, design: Design) -> QuerySet[DesignVersion]:
