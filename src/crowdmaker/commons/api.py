@@ -16,9 +16,9 @@ from ninja.pagination import paginate
 
 from crowdmaker.commons import selectors, services
 from crowdmaker.commons.licences import LICENCES
-from crowdmaker.commons.models import Design, DesignImage, DesignVersion
+from crowdmaker.commons.models import Citation, Design, DesignImage, DesignVersion
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
-from crowdmaker.core.errors import Invalid
+from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.people import selectors as people_selectors
 from crowdmaker.people.auth import API_AUTH
 from crowdmaker.people.models import User
@@ -208,6 +208,33 @@ class ForkIn(InputSchema):
     release_notes: str = Field("", max_length=5000)
 
 
+class DesignUpdateIn(InputSchema):
+    title: str | None = Field(None, min_length=1, max_length=120)
+    summary: str | None = Field(None, max_length=300)
+    description: str | None = Field(None, max_length=20000, description="Markdown.")
+    tags: list[str] | None = Field(None, max_length=10)
+
+
+class CitationIn(InputSchema):
+    cited: str = Field(..., min_length=2, max_length=50, description="The slug of the design this one builds on.")
+    note: str = Field("", max_length=300)
+
+
+class CitationOut(Schema):
+    design: str
+    cited: str
+    note: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_design(citation: Citation) -> str:
+        return citation.design.slug
+
+    @staticmethod
+    def resolve_cited(citation: Citation) -> str:
+        return citation.cited.slug
+
+
 SORTS = ("new", "popular")
 
 
@@ -311,6 +338,36 @@ def design_create(request: HttpRequest, payload: DesignIn) -> Status:
 )
 def design_detail(request: HttpRequest, slug: str) -> Design:
     return _detail(selectors.design_by_slug(slug=slug))
+
+
+@router.patch(
+    "/designs/{slug}",
+    response={200: DesignDetailOut, **ERRORS},
+    summary="Edit a design's title, summary, description or tags (owners and team maintainers)",
+)
+def design_update(request: HttpRequest, slug: str, payload: DesignUpdateIn) -> Design:
+    """Only the fields sent change; published versions never do (publish a new version instead)."""
+    changes = payload.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise Invalid("Leave the field out to keep it; it cannot be null.", code="validation_error", field=name)
+    design = services.design_update(actor=_actor(request), design=selectors.design_by_slug(slug=slug), **changes)
+    return _detail(selectors.design_by_slug(slug=design.slug))
+
+
+@router.post(
+    "/designs/{slug}/citations",
+    response={201: CitationOut, **ERRORS},
+    summary="Record that this design builds on another one (besides the design it was forked from)",
+)
+def design_cite(request: HttpRequest, slug: str, payload: CitationIn) -> Status:
+    design = selectors.design_by_slug(slug=slug)
+    try:
+        cited = selectors.design_by_slug(slug=payload.cited)
+    except NotFound as exc:
+        raise Invalid("No design has the address you cite.", code="cited_unknown", field="cited") from exc
+    citation = services.design_cite(actor=_actor(request), design=design, cited=cited, note=payload.note)
+    return Status(201, citation)
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Every write of `commons`: creating designs, publishing versions, forking and citing.
+"""Every write of `commons`: creating and editing designs, publishing versions, forking, citing, pictures.
 
 Each service is atomic, keyword-only and raises a `core.errors.DomainError` for a refusal, having changed
 nothing. Lock order: the design row (for publishing), then the actor's team membership.
@@ -284,6 +284,41 @@ def design_fork(
     )
     _add_version(design=design, actor=actor, number=1, manifest=clean_manifest, bom=clean_bom, notes=notes)
     return design
+
+
+@transaction.atomic
+def design_update(
+    *,
+    actor: User,
+    design: Design,
+    title: str | None = None,
+    summary: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+) -> Design:
+    """Edit what a design page says about it (None leaves a field as it is); versions never change."""
+    locked = Design.objects.select_for_update(of=("self",)).select_related("owner_team").filter(pk=design.pk).first()
+    if locked is None:
+        raise NotFound("No design has this address.")
+    _check_editor(locked, actor)
+    changed: list[str] = []
+    if title is not None:
+        locked.title = clean_text(title, field="title", max_length=TITLE_MAX_LENGTH, required=True)
+        changed.append("title")
+    if summary is not None:
+        locked.summary = clean_text(summary, field="summary", max_length=SUMMARY_MAX_LENGTH)
+        changed.append("summary")
+    if description is not None:
+        locked.description = clean_text(
+            description, field="description", max_length=DESCRIPTION_MAX_LENGTH, multiline=True
+        )
+        changed.append("description")
+    if tags is not None:
+        locked.tags = _clean_tags(tags)
+        changed.append("tags")
+    if changed:
+        locked.save(update_fields=changed)
+    return locked
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from crowdmaker.commons import services
-from crowdmaker.commons.models import Design, DesignVersion
+from crowdmaker.commons.models import Citation, Design, DesignVersion
 from crowdmaker.commons.tests.conftest import BOM, manifest
 from crowdmaker.conftest import ApiClient
 from crowdmaker.people.models import User
@@ -160,3 +160,65 @@ def test_licences(api_for: Callable[..., ApiClient]) -> None:
     assert by_id["CC-BY-ND-4.0"]["derivatives"] is False
     assert by_id["CC-BY-SA-4.0"]["derivative_licences"] == ["CC-BY-SA-4.0", "GPL-3.0-or-later"]
     assert len(licences) == 13
+
+
+def test_edit_a_design(api: ApiClient, api_for: Callable[..., ApiClient], other_user: User) -> None:
+    assert api.post("/api/v1/designs", body(description="old")).status_code == 201
+    response = api.patch("/api/v1/designs/desk-lamp", {"title": "Desk lamp II", "tags": ["Lighting", "desk"]})
+    assert response.status_code == 200, response.json()
+    data = response.json()
+    assert (data["title"], data["tags"], data["summary"]) == (
+        "Desk lamp II",
+        ["lighting", "desk"],
+        "A lamp for the desk.",
+    )
+    assert data["description_html"] == "<p>old</p>"  # fields not sent stay as they were
+    assert DesignVersion.objects.filter(design__slug="desk-lamp").count() == 1  # editing publishes nothing
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"title": ""}, 422, "validation_error"),
+        ({"title": None}, 422, "validation_error"),
+        ({"tags": ["Not a tag!"]}, 422, "invalid"),
+        ({"slug": "renamed"}, 422, "validation_error"),
+        ({"summary": "x" * 301}, 422, "validation_error"),
+    ],
+)
+def test_edit_refusals_change_nothing(api: ApiClient, change: dict[str, Any], status: int, code: str) -> None:
+    assert api.post("/api/v1/designs", body()).status_code == 201
+    before = Design.objects.values().get(slug="desk-lamp")
+    response = api.patch("/api/v1/designs/desk-lamp", change)
+    assert response.status_code == status, response.json()
+    assert response.json()["error"]["code"] == code
+    assert Design.objects.values().get(slug="desk-lamp") == before
+
+
+def test_only_editors_may_edit(api: ApiClient, api_for: Callable[..., ApiClient], other_user: User) -> None:
+    assert api.post("/api/v1/designs", body()).status_code == 201
+    before = Design.objects.values().get(slug="desk-lamp")
+    assert api_for(other_user).patch("/api/v1/designs/desk-lamp", {"title": "Mine"}).status_code == 403
+    assert api_for(None).patch("/api/v1/designs/desk-lamp", {"title": "Mine"}).status_code == 401
+    assert api.patch("/api/v1/designs/no-such", {"title": "Mine"}).status_code == 404
+    assert Design.objects.values().get(slug="desk-lamp") == before
+
+
+def test_cite_through_the_api(api: ApiClient, api_for: Callable[..., ApiClient], other_user: User) -> None:
+    assert api.post("/api/v1/designs", body()).status_code == 201
+    assert api.post("/api/v1/designs", body(slug="shade", title="Shade")).status_code == 201
+    response = api.post("/api/v1/designs/shade/citations", {"cited": "desk-lamp", "note": "Same hinge."})
+    assert response.status_code == 201, response.json()
+    assert response.json()["cited"] == "desk-lamp"
+    assert api.get("/api/v1/designs/shade").json()["cites"] == [{"slug": "desk-lamp", "title": "Desk lamp"}]
+    refusals = [
+        (api, "shade", {"cited": "desk-lamp"}, 409, "already_cited"),
+        (api, "shade", {"cited": "shade"}, 422, "citation_self"),
+        (api, "shade", {"cited": "no-such"}, 422, "cited_unknown"),
+        (api_for(other_user), "shade", {"cited": "desk-lamp"}, 403, "not_owner"),
+        (api, "no-such", {"cited": "desk-lamp"}, 404, "not_found"),
+    ]
+    for client, slug, payload, status, code in refusals:
+        refused = client.post(f"/api/v1/designs/{slug}/citations", payload)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (status, code), payload
+    assert Citation.objects.count() == 1
