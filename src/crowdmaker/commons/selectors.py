@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
@@ -12,10 +13,12 @@ from django.db.models.functions import Replace
 from django.utils.safestring import SafeString
 
 from crowdmaker.commons.licences import LICENCES
-from crowdmaker.commons.models import Design, DesignVersion
+from crowdmaker.commons.models import Citation, Design, DesignVersion
 from crowdmaker.core.errors import NotFound
 from crowdmaker.core.markdown import markdown_html
-from crowdmaker.people.models import SLUG_PATTERN
+from crowdmaker.ledger.money import CURRENCIES, Money
+from crowdmaker.people.models import SLUG_PATTERN, Membership, Role, User
+from crowdmaker.protocol.manifest import PROVIDES, REQUIRES
 
 MAX_LINEAGE_DEPTH = 50  # a fork chain deeper than this is cut off (and flagged) rather than walked forever
 MAX_DESCENDANTS = 500
@@ -214,3 +217,143 @@ def catalog(
         )
         designs = designs.annotate(search=vector, rank=SearchRank(vector, query)).filter(search=query)
     return designs
+
+
+# --- pages: who may edit, citations, forks of a version, catalog filters, interfaces and bills of materials -------
+
+MAX_FACETS = 200  # the catalog's filter lists offer at most this many families / interfaces, the most used first
+
+
+def design_can_edit(*, design: Design, user: User | None) -> bool:
+    """Whether `user` may publish versions of, edit and illustrate `design` (the services check again on write)."""
+    if user is None or not user.is_authenticated:
+        return False
+    if design.owner_team_id is None:
+        return design.owner_user_id == user.pk
+    editors = (Role.OWNER, Role.MAINTAINER)
+    return Membership.objects.filter(team_id=design.owner_team_id, user=user, role__in=editors).exists()
+
+
+def citations_of(*, design: Design) -> QuerySet[Citation]:
+    """The designs that `design` cites as upstream influences, oldest citation first."""
+    return (
+        Citation.objects.filter(design=design)
+        .select_related("cited__owner_user__profile", "cited__owner_team")
+        .order_by("created_at", "id")
+    )
+
+
+def cited_by(*, design: Design) -> QuerySet[Citation]:
+    """The designs that cite `design`, oldest citation first."""
+    return (
+        Citation.objects.filter(cited=design)
+        .select_related("design__owner_user__profile", "design__owner_team")
+        .order_by("created_at", "id")
+    )
+
+
+def forks_of_version(*, version: DesignVersion) -> QuerySet[Design]:
+    """The designs forked from exactly this version, oldest first."""
+    return _designs().filter(forked_from=version).order_by("created_at", "id")
+
+
+@dataclass(frozen=True)
+class CatalogFacets:
+    licences: list[tuple[str, str]]  # (SPDX id, name), every licence the platform knows
+    families: list[str]  # families claimed by at least one design, alphabetical
+    interfaces: list[str]  # interface names provided or required by at least one design, alphabetical
+
+
+# The most used values of one array column, then sorted by name for the filter's list.
+FACET_SQL = {
+    "families": """
+SELECT name FROM (
+    SELECT name, count(*) AS uses FROM commons_design, unnest(families) AS name
+    GROUP BY name ORDER BY uses DESC, name LIMIT %s
+) used ORDER BY name
+""",
+    "interfaces": """
+SELECT name FROM (
+    SELECT name, count(*) AS uses FROM commons_design, unnest(interfaces) AS name
+    GROUP BY name ORDER BY uses DESC, name LIMIT %s
+) used ORDER BY name
+""",
+}
+
+
+def catalog_facets() -> CatalogFacets:
+    """What the catalog's filters offer: the known licences and the families and interfaces in use."""
+    values = {}
+    with connection.cursor() as cursor:
+        for column, sql in FACET_SQL.items():
+            cursor.execute(sql, [MAX_FACETS])
+            values[column] = [row[0] for row in cursor.fetchall()]
+    return CatalogFacets(
+        licences=[(spdx, licence.name) for spdx, licence in LICENCES.items()],
+        families=values["families"],
+        interfaces=values["interfaces"],
+    )
+
+
+@dataclass(frozen=True)
+class InterfaceEntry:
+    interface: str
+    version: str  # a version for what is provided, a range for what is required
+    amounts: list[tuple[str, object]]  # capacity (provided) or load (required), by dimension
+
+
+def manifest_entries(manifest: dict[str, Any]) -> tuple[list[InterfaceEntry], list[InterfaceEntry]]:
+    """The interfaces a (validated) manifest provides and requires, with their capacity or load."""
+
+    def entries(key: str, amounts: str) -> list[InterfaceEntry]:
+        found = []
+        for entry in manifest.get(key) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("interface"), str):
+                quantities = entry.get(amounts) if isinstance(entry.get(amounts), dict) else {}
+                found.append(
+                    InterfaceEntry(entry["interface"], str(entry.get("version", "")), sorted(quantities.items()))
+                )
+        return found
+
+    return entries(PROVIDES, "capacity"), entries(REQUIRES, "load")
+
+
+def money_text(amount: int, currency: str) -> str:
+    """An amount in minor units as people read it ("12.34 EUR"); a currency the ledger does not know (so whose
+    number of decimals we cannot tell) is shown in minor units rather than guessed."""
+    if currency in CURRENCIES:
+        return str(Money(amount, currency))
+    return f"{amount} {currency} (minor units)"
+
+
+@dataclass(frozen=True)
+class BomLine:
+    item: str
+    quantity: int
+    unit_cost: str
+    line_cost: str  # quantity x unit cost
+
+
+@dataclass(frozen=True)
+class BomSummary:
+    lines: list[BomLine]
+    totals: list[str]  # one per currency, in the order the currencies first appear
+
+
+def bom_summary(bom: list[dict[str, Any]]) -> BomSummary:
+    """A (validated) bill of materials with each line's cost and the total per currency, formatted; integers
+    throughout, never floats."""
+    lines = []
+    totals: dict[str, int] = {}
+    for line in bom:
+        cost = line["quantity"] * line["unit_cost"]
+        totals[line["currency"]] = totals.get(line["currency"], 0) + cost
+        lines.append(
+            BomLine(
+                line["item"],
+                line["quantity"],
+                money_text(line["unit_cost"], line["currency"]),
+                money_text(cost, line["currency"]),
+            )
+        )
+    return BomSummary(lines, [money_text(amount, currency) for currency, amount in totals.items()])
