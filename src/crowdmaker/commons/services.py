@@ -35,6 +35,7 @@ from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.core.text import clean_text
 from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Membership, Role, Team, User
 from crowdmaker.protocol.manifest import FAMILY, PROVIDES, REQUIRES, validate_manifest
+from crowdmaker.protocol.selectors import manifest_registry_problems
 
 EDITOR_ROLES = frozenset({Role.OWNER, Role.MAINTAINER})
 MAX_BOM_LINES = 500
@@ -66,7 +67,11 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
 
 
 def _check_manifest(manifest: Any) -> dict[str, Any]:
+    """A valid TD 1.1 whose `cm:` interfaces the registry backs (PROTOCOL.md), else the first problem, pointed."""
     problems = validate_manifest(manifest)
+    if not problems:
+        assert isinstance(manifest, dict)
+        problems = manifest_registry_problems(manifest)
     if problems:
         first = problems[0]
         raise Invalid(

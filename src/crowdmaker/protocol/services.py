@@ -1,4 +1,5 @@
-"""Writes of the interface registry: propose an interface type or a new version, accept or deprecate a version.
+"""Writes of the interface registry: propose an interface type or a new version, accept or deprecate a version;
+and `manifest_import`, which turns an uploaded Thing Description into the starting manifest of a design.
 
 Each service is atomic, keyword-only and raises a `core.errors.DomainError` for a refusal, having changed
 nothing. History is never rewritten: a change of meaning is a new version row, accepted versions are frozen
@@ -7,6 +8,7 @@ nothing. History is never rewritten: a change of meaning is a new version row, a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -15,7 +17,7 @@ from django.utils import timezone
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.core.text import clean_text
 from crowdmaker.people.models import User
-from crowdmaker.protocol.manifest import DIMENSION_NAME, INTERFACE_NAME
+from crowdmaker.protocol.manifest import DIMENSION_NAME, FAMILY, INTERFACE_NAME, PROVIDES, REQUIRES, validate_manifest
 from crowdmaker.protocol.models import (
     INTERFACE_NAME_MAX_LENGTH,
     InterfaceKind,
@@ -202,3 +204,43 @@ def interface_version_deprecate(*, actor: User, name: str, version: str) -> Inte
     row.status = VersionStatus.DEPRECATED
     row.save(update_fields=["status"])
     return row
+
+
+# --- importing a Thing Description -------------------------------------------------------------------------
+
+MAX_IMPORT_BYTES = 1024 * 1024  # the largest plugfest TD is ~90 KB
+CM_PREFIX = "cm"
+CM_NAMESPACE = "https://crowdmaker.org/ns/protocol#"
+
+
+def manifest_import(*, raw: bytes) -> dict[str, Any]:
+    """An uploaded Thing Description (any TD 1.0/1.1 the validator accepts) as the starting manifest of a design.
+
+    Writes nothing. The document is kept as it is, with what a maker fills in next added when missing: the `cm`
+    prefix in `@context` and empty `cm:provides`, `cm:requires` and `cm:family` lists. A file that is too large,
+    not UTF-8, not JSON or not a valid TD is refused with the first problem's JSON pointer and reason.
+    """
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise Invalid(f"A Thing Description may be at most {MAX_IMPORT_BYTES // 1024} KiB.", code="file_too_large",
+                      field="manifest")  # fmt: skip
+    try:
+        document = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise Invalid("The file is not UTF-8 text.", code="manifest_not_json", field="manifest") from exc
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"The file is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+                      code="manifest_not_json", field="manifest") from exc  # fmt: skip
+    problems = validate_manifest(document)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise Invalid(f"The Thing Description is not valid at {first.pointer or '/'}: {first.reason}{more}",
+                      code="manifest_invalid", field="manifest")  # fmt: skip
+    assert isinstance(document, dict)  # a valid TD is an object
+    context = document["@context"]
+    entries = context if isinstance(context, list) else [context]
+    if not any(isinstance(entry, dict) and CM_PREFIX in entry for entry in entries):
+        document["@context"] = [*entries, {CM_PREFIX: CM_NAMESPACE}]
+    for key in (PROVIDES, REQUIRES, FAMILY):
+        document.setdefault(key, [])
+    return document

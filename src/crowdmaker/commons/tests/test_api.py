@@ -23,7 +23,7 @@ def body(**extra: Any) -> dict[str, Any]:
         "summary": "A lamp for the desk.",
         "licence": "CC-BY-SA-4.0",
         "tags": ["lighting"],
-        "manifest": manifest(provides=["light.dimmable"], requires=["power.usb-c"], family=["smart-home"]),
+        "manifest": manifest(provides=["data.mqtt.actuator.light"], requires=["power.usb-c"], family=["smart-home"]),
         "bom": BOM,
         **extra,
     }
@@ -37,7 +37,7 @@ def test_create_and_read_a_design(api: ApiClient, api_for: Callable[..., ApiClie
     assert data["owner"] == {"kind": "maker", "handle": "ada", "name": "Ada Okafor"}
     assert data["latest_version"]["number"] == 1
     assert data["latest_version"]["bom"] == BOM
-    assert data["interfaces"] == ["light.dimmable", "power.usb-c"]
+    assert data["interfaces"] == ["data.mqtt.actuator.light", "power.usb-c"]
     assert data["families"] == ["smart-home"]
     assert data["description_html"] == "<p>&lt;b&gt;bold&lt;/b&gt;</p>"
     assert data["attribution"] == [

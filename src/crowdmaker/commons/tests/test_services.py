@@ -25,11 +25,11 @@ def counts() -> tuple[int, int, int]:
 
 def test_create_publishes_the_first_version(user: User, make_design: Callable[..., Design]) -> None:
     design = make_design(user, "desk-lamp", tags=["Lighting", "lighting", "home"],
-                         manifest=manifest(provides=["power.usb-c"], requires=["data.mqtt"]))  # fmt: skip
+                         manifest=manifest(provides=["power.usb-c"], requires=["data.mqtt.broker"]))  # fmt: skip
     assert design.owner_user == user
     assert design.owner_team is None
     assert design.tags == ["lighting", "home"]
-    assert design.interfaces == ["data.mqtt", "power.usb-c"]
+    assert design.interfaces == ["data.mqtt.broker", "power.usb-c"]
     version = design.versions.get()
     assert version.number == 1
     assert version.bom == BOM
@@ -43,6 +43,22 @@ def test_invalid_manifest_is_refused_with_its_pointer(user: User) -> None:
     assert caught.value.code == "manifest_invalid"
     assert "/cm:provides/0/interface" in caught.value.message
     assert counts() == (0, 0, 0)
+
+
+def test_manifest_with_unregistered_interfaces_is_refused(user: User, make_design: Callable[..., Design]) -> None:
+    unregistered = manifest(provides=["power.warp-core"])
+    with pytest.raises(Invalid) as caught:
+        services.design_create(actor=user, slug="lamp", title="Lamp", licence="MIT", manifest=unregistered)
+    assert caught.value.code == "manifest_invalid"
+    assert caught.value.message.startswith("The manifest is not valid at /cm:provides/0/interface: power.warp-core")
+    assert counts() == (0, 0, 0)
+    design = make_design(user, "lamp")
+    wrong_dimension = manifest()
+    wrong_dimension["cm:requires"] = [{"interface": "power.usb-c", "version": "^1.0", "load": {"amps": 2}}]
+    with pytest.raises(Invalid) as caught:
+        services.design_version_publish(actor=user, design=design, manifest=wrong_dimension)
+    assert "/cm:requires/0/load/amps" in caught.value.message
+    assert design.versions.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -107,11 +123,11 @@ def test_only_the_owner_publishes_versions(user: User, other_user: User, make_de
     with pytest.raises(Forbidden):
         services.design_version_publish(actor=other_user, design=design, manifest=manifest())
     version = services.design_version_publish(
-        actor=user, design=design, manifest=manifest(provides=["power.dc-barrel"]), release_notes="Brighter."
+        actor=user, design=design, manifest=manifest(provides=["power.dc-barrel-12v"]), release_notes="Brighter."
     )
     assert version.number == 2
     design.refresh_from_db()
-    assert design.interfaces == ["power.dc-barrel"]
+    assert design.interfaces == ["power.dc-barrel-12v"]
 
 
 def test_published_versions_are_immutable_even_in_raw_sql(user: User, make_design: Callable[..., Design]) -> None:
@@ -172,9 +188,9 @@ def test_fork_of_non_commercial_may_not_allow_commercial_use(
     assert caught.value.code == "licence_non_commercial"
     fork = services.design_fork(
         actor=other_user, upstream=upstream, slug="my-lamp", title="My lamp", licence="CC-BY-NC-SA-4.0",
-        manifest=manifest(provides=["light.dimmable"]),
+        manifest=manifest(provides=["data.mqtt.actuator.light"]),
     )  # fmt: skip
-    assert fork.versions.get().manifest["cm:provides"][0]["interface"] == "light.dimmable"
+    assert fork.versions.get().manifest["cm:provides"][0]["interface"] == "data.mqtt.actuator.light"
 
 
 def test_fork_points_to_the_exact_version(user: User, other_user: User, make_design: Callable[..., Design]) -> None:
@@ -247,9 +263,9 @@ def test_three_generation_lineage_and_attribution(
 
 def test_catalog_search_and_filters(user: User, make_design: Callable[..., Design]) -> None:
     make_design(user, "desk-lamp", title="Dimmable desk lamp", tags=["lighting"], licence="MIT",
-                manifest=manifest(provides=["light.dimmable"], requires=["power.usb-c"]))  # fmt: skip
+                manifest=manifest(provides=["mechanical.m3-mount"], requires=["power.usb-c"]))  # fmt: skip
     make_design(user, "soil-sensor", title="Soil moisture sensor", summary="Tells you when to water.",
-                tags=["garden"], manifest=manifest(provides=["data.mqtt"], family=["smart-home"]))  # fmt: skip
+                tags=["garden"], manifest=manifest(provides=["data.mqtt.broker"], family=["smart-home"]))  # fmt: skip
 
     def found(**filters: str) -> list[str]:
         return sorted(selectors.catalog(**filters).values_list("slug", flat=True))

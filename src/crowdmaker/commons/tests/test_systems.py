@@ -37,14 +37,14 @@ def td(title: str, *, provides: list[dict[str, Any]] = (), requires: list[dict[s
 
 
 USB_POWER = {"interface": "power.usb-c", "version": "^1.0", "load": {"watts": 10, "ports": 1}}
-MQTT = {"interface": "data.mqtt-broker", "version": "^3.1"}
+MQTT = {"interface": "data.mqtt.broker", "version": "^1.0"}
 
 STARTER = {
     "usb-hub": (
         "USB-C power hub",
         td(
             "USB-C power hub",
-            provides=[{"interface": "power.usb-c", "version": "1.2.0", "capacity": {"watts": 60, "ports": 6}}],
+            provides=[{"interface": "power.usb-c", "version": "1.0.0", "capacity": {"watts": 60, "ports": 6}}],
         ),
     ),
     "desk-lamp": ("Desk lamp", td("Desk lamp", requires=[USB_POWER])),
@@ -53,13 +53,13 @@ STARTER = {
         "MQTT broker box",
         td(
             "MQTT broker box",
-            provides=[{"interface": "data.mqtt-broker", "version": "3.1.1", "capacity": {"clients": 20}}],
+            provides=[{"interface": "data.mqtt.broker", "version": "1.0.0", "capacity": {"connections": 20}}],
             requires=[USB_POWER],
         ),
     ),
     "temp-sensor": (
         "Temperature sensor",
-        td("Temperature sensor", requires=[{**MQTT, "load": {"clients": 1}}, USB_POWER]),
+        td("Temperature sensor", requires=[{**MQTT, "load": {"connections": 1}}, USB_POWER]),
     ),
 }
 
@@ -97,7 +97,7 @@ def test_smart_home_starter(
         (a["requirement"]["member"], a["requirement"]["interface"]): a["provider"]["member"]
         for a in check["assignment"]
     }
-    assert links[("temp-sensor@v1#1", "data.mqtt-broker")] == "mqtt-broker@v1#1"
+    assert links[("temp-sensor@v1#1", "data.mqtt.broker")] == "mqtt-broker@v1#1"
     assert links[("desk-lamp@v1#2", "power.usb-c")] == "usb-hub@v1#1"
     assert len(links) == 6  # two desk lamps, reading lamp, broker and sensor on power; sensor on the broker
 
@@ -176,7 +176,7 @@ def test_compatible_with_a_design_and_a_system(api: ApiClient, starter: dict[str
     _add(api, system_id, "mqtt-broker")
     products = {p["design"]: p for p in api.get(f"/api/v1/systems/{system_id}/compatible").json()["products"]}
     assert {"usb-hub", "temp-sensor"} <= set(products)
-    assert products["temp-sensor"]["links"] == ["requires data.mqtt-broker from MQTT broker box"]
+    assert products["temp-sensor"]["links"] == ["requires data.mqtt.broker from MQTT broker box"]
     assert products["temp-sensor"]["still_needs"] == ["power.usb-c"]  # nobody in the system provides power yet
     assert api.get("/api/v1/designs/desk-lamp/versions/9/compatible").status_code == 404
 
