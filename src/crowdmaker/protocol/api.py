@@ -1,9 +1,11 @@
-"""JSON API of `protocol`: manifest validation (registry, systems and the compatibility engine come later).
+"""JSON API of `protocol`: manifest validation and import, and the interface registry.
 
 Handlers parse input and call the protocol's own functions; they never store anything.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
@@ -46,11 +48,12 @@ class ManifestValidationOut(Schema):
     openapi_extra=MANIFEST_BODY,
     summary="Validate a manifest",
 )
-def manifest_validate(request: HttpRequest) -> ManifestValidationOut:
+def manifest_validate(request: HttpRequest, registry: bool = False) -> ManifestValidationOut:
     """Judge a manifest (the request body) as a Thing Description 1.1 with our extension; stores nothing.
 
     The answer is 200 whether the manifest is valid or not; `problems` says where (a JSON pointer) and why.
-    A body that is not JSON at all is a 400 `invalid_json`.
+    With `registry=true` a valid TD is also checked against the interface registry, as publishing a design
+    does. A body that is not JSON at all is a 400 `invalid_json`.
     """
     try:
         document = read_json(request.body.decode("utf-8"))
@@ -58,9 +61,28 @@ def manifest_validate(request: HttpRequest) -> ManifestValidationOut:
         # The message prefix is ninja's own for unreadable bodies; core.api turns it into `invalid_json`.
         raise HttpError(400, f"Cannot parse request body ({error})") from error
     problems = validate_manifest(document)
+    if registry and not problems and isinstance(document, dict):
+        problems = registry_selectors.manifest_registry_problems(document)
     return ManifestValidationOut(
         valid=not problems, problems=[ProblemOut(pointer=p.pointer, reason=p.reason) for p in problems]
     )
+
+
+class ManifestImportOut(Schema):
+    manifest: dict[str, Any]
+
+
+@router.post(
+    "/manifests/import",
+    response={200: ManifestImportOut, 401: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    openapi_extra=MANIFEST_BODY,
+    summary="Turn a Thing Description into the starting manifest of a design",
+)
+def manifest_import(request: HttpRequest) -> ManifestImportOut:
+    """The body is a Thing Description file (e.g. one of the W3C plugfest TDs); the answer is the manifest to
+    start a design from: the TD with the `cm` prefix and empty `cm:provides`, `cm:requires`, `cm:family` added
+    where missing. Stores nothing. Not JSON or not a valid TD: 422 with the first problem's pointer."""
+    return ManifestImportOut(manifest=registry_services.manifest_import(raw=request.body))
 
 
 # === Interface registry ===========================================================================================

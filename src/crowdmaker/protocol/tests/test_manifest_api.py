@@ -81,3 +81,25 @@ def test_real_plugfest_thing_descriptions(api: ApiClient, name: str, valid: bool
             "pointer": "/actions/updateTD/forms/0/response",
             "reason": '"response" lacks the required member "contentType".',
         } in response.json()["problems"]
+
+
+def test_validate_against_the_registry_on_request(api: ApiClient) -> None:
+    unknown = {**MINIMAL, "cm:provides": [{"interface": "data.telepathy", "version": "1.0"}]}
+    assert api.post(URL, unknown).json() == {"valid": True, "problems": []}  # a valid TD + extension
+    checked = api.post(f"{URL}?registry=true", unknown).json()
+    assert checked["valid"] is False
+    assert [p["pointer"] for p in checked["problems"]] == ["/cm:provides/0/interface"]
+    assert api.post(f"{URL}?registry=true", MINIMAL).json() == {"valid": True, "problems": []}
+
+
+def test_import_a_thing_description(api: ApiClient) -> None:
+    plain = {key: value for key, value in MINIMAL.items() if key != "cm:provides"}
+    response = api.post("/api/v1/manifests/import", plain)
+    assert response.status_code == 200, response.json()
+    manifest = response.json()["manifest"]
+    assert manifest["title"] == "Desk lamp"
+    assert (manifest["cm:provides"], manifest["cm:requires"], manifest["cm:family"]) == ([], [], [])
+    refused = api.post("/api/v1/manifests/import", {**plain, "security": 7})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "manifest_invalid"
+    assert "/security" in refused.json()["error"]["message"]
