@@ -11,12 +11,13 @@ from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from crowdmaker.commons import selectors, services
 from crowdmaker.commons.licences import LICENCES
-from crowdmaker.commons.models import Citation, Design, DesignImage, DesignVersion
+from crowdmaker.commons.models import Citation, Design, DesignImage, DesignVersion, VersionFile
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
 from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.people import selectors as people_selectors
@@ -95,17 +96,34 @@ class BomLineOut(Schema):
     currency: str
 
 
+class VersionFileOut(Schema):
+    name: str
+    content_type: str
+    size: int = Field(..., description="Bytes.")
+    sha256: str
+    url: str = Field(..., description="Where to download it (always as an attachment).")
+
+    @staticmethod
+    def resolve_url(file: VersionFile) -> str:
+        return reverse("commons:version_file", args=[file.version.design.slug, file.version.number, file.name])
+
+
 class VersionOut(Schema):
     number: int
     release_notes: str
     manifest: dict[str, Any]
     bom: list[BomLineOut]
+    files: list[VersionFileOut]
     published_by: str
     published_at: datetime
 
     @staticmethod
     def resolve_published_by(version: DesignVersion) -> str:
         return version.published_by.handle
+
+    @staticmethod
+    def resolve_files(version: DesignVersion) -> list[VersionFile]:
+        return list(version.files.select_related("version__design"))
 
 
 class AttributionOut(Schema):
@@ -391,6 +409,32 @@ def version_publish(request: HttpRequest, slug: str, payload: VersionIn) -> Stat
         manifest=payload.manifest,
         bom=payload.bom,
         release_notes=payload.release_notes,
+    )
+    return Status(201, version)
+
+
+@router.post(
+    "/designs/{slug}/versions/multipart",
+    response={201: VersionOut, **ERRORS},
+    summary="Publish the next version with files (multipart form: `metadata` JSON plus `files`)",
+)
+def version_publish_with_files(
+    request: HttpRequest, slug: str, metadata: Form[str], files: File[list[UploadedFile]]
+) -> Status:
+    """`metadata` is the JSON body that POST /designs/{slug}/versions takes; `files` may repeat (at most 20,
+    50 MiB each; CAD, STL, 3MF, STEP, Gerber zips, PDF, KiCad, firmware sources ...). All or nothing."""
+    try:
+        payload = VersionIn.model_validate_json(metadata)
+    except ValueError as exc:
+        raise Invalid(f"The metadata is not a valid version: {str(exc).splitlines()[0]}", code="validation_error",
+                      field="metadata") from exc  # fmt: skip
+    version = services.design_version_publish(
+        actor=_actor(request),
+        design=selectors.design_by_slug(slug=slug),
+        manifest=payload.manifest,
+        bom=payload.bom,
+        release_notes=payload.release_notes,
+        files=files,
     )
     return Status(201, version)
 

@@ -138,6 +138,42 @@ class DesignImage(models.Model):
         return self.file.name or ""
 
 
+MAX_VERSION_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILES_PER_VERSION = 20
+FILE_NAME_MAX_LENGTH = 120
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class VersionFile(models.Model):
+    """A file published with a design version (CAD, STL, Gerbers, firmware ...), immutable like the version.
+
+    Stored through Django's storage API; `name` is the file name people download it as, `sha256` lets them check
+    the download. A trigger (sql/0002) refuses UPDATE and DELETE.
+    """
+
+    version = models.ForeignKey(DesignVersion, on_delete=models.PROTECT, related_name="files")
+    file = models.FileField(max_length=255)
+    name = models.CharField(max_length=FILE_NAME_MAX_LENGTH)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint("version", "name", name="commons_versionfile_name_once"),
+            models.CheckConstraint(
+                condition=models.Q(size__gt=0, size__lte=MAX_VERSION_FILE_BYTES), name="commons_versionfile_size_limit"
+            ),
+            models.CheckConstraint(condition=models.Q(sha256__regex=SHA256_PATTERN), name="commons_versionfile_sha256"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="commons_versionfile_name_set"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 SYSTEM_NAME_MAX_LENGTH = 100
 SHARE_TOKEN_LENGTH = 43  # secrets.token_urlsafe(32): 256 random bits
 

@@ -13,7 +13,7 @@ from django.db.models.functions import Replace
 from django.utils.safestring import SafeString
 
 from crowdmaker.commons.licences import LICENCES
-from crowdmaker.commons.models import Citation, Design, DesignVersion
+from crowdmaker.commons.models import Citation, Design, DesignVersion, VersionFile
 from crowdmaker.core.errors import NotFound
 from crowdmaker.core.markdown import markdown_html
 from crowdmaker.ledger.money import CURRENCIES, Money
@@ -357,3 +357,11 @@ def bom_summary(bom: list[dict[str, Any]]) -> BomSummary:
             )
         )
     return BomSummary(lines, [money_text(amount, currency) for currency, amount in totals.items()])
+
+
+def version_file(*, slug: str, number: int, name: str) -> VersionFile:
+    """One file of one published version, by the design's slug, the version number and the file's name."""
+    file = VersionFile.objects.filter(version__design__slug=slug.lower(), version__number=number, name=name).first()
+    if file is None:
+        raise NotFound("This version has no file of that name.")
+    return file

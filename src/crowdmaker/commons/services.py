@@ -6,9 +6,10 @@ nothing. Lock order: the design row (for publishing), then the actor's team memb
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -18,9 +19,12 @@ from django.db import IntegrityError, transaction
 from crowdmaker.commons.licences import fork_licence_check, licence_get
 from crowdmaker.commons.models import (
     DESCRIPTION_MAX_LENGTH,
+    FILE_NAME_MAX_LENGTH,
+    MAX_FILES_PER_VERSION,
     MAX_IMAGE_BYTES,
     MAX_IMAGES_PER_DESIGN,
     MAX_TAGS,
+    MAX_VERSION_FILE_BYTES,
     RELEASE_NOTES_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
     TAG_HELP,
@@ -30,6 +34,7 @@ from crowdmaker.commons.models import (
     Design,
     DesignImage,
     DesignVersion,
+    VersionFile,
 )
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.core.text import clean_text
@@ -215,22 +220,31 @@ def design_create(
     team: Team | None = None,
     bom: Any = (),
     release_notes: str = "",
+    files: Sequence[UploadedFile] = (),
 ) -> Design:
     """Publish a new design with its first version, owned by `actor` or by `team` (actor: owner/maintainer)."""
     clean_manifest = _check_manifest(manifest)
     clean_bom = _clean_bom(list(bom) if isinstance(bom, tuple) else bom)
     notes = clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    clean_files = _clean_version_files(files)
     design = _new_design(
         actor=actor, slug=slug, title=title, summary=summary, description=description, licence=licence, tags=tags,
         team=team, forked_from=None, manifest=clean_manifest,
     )  # fmt: skip
-    _add_version(design=design, actor=actor, number=1, manifest=clean_manifest, bom=clean_bom, notes=notes)
+    version = _add_version(design=design, actor=actor, number=1, manifest=clean_manifest, bom=clean_bom, notes=notes)
+    _store_version_files(version, clean_files)
     return design
 
 
 @transaction.atomic
 def design_version_publish(
-    *, actor: User, design: Design, manifest: Any, bom: Any = (), release_notes: str = ""
+    *,
+    actor: User,
+    design: Design,
+    manifest: Any,
+    bom: Any = (),
+    release_notes: str = "",
+    files: Sequence[UploadedFile] = (),
 ) -> DesignVersion:
     """Publish the next version (previous number + 1); the design row is locked so numbers never collide."""
     locked = Design.objects.select_for_update(of=("self",)).select_related("owner_team").filter(pk=design.pk).first()
@@ -240,6 +254,7 @@ def design_version_publish(
     clean_manifest = _check_manifest(manifest)
     clean_bom = _clean_bom(list(bom) if isinstance(bom, tuple) else bom)
     notes = clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    clean_files = _clean_version_files(files)
     last = DesignVersion.objects.filter(design=locked).order_by("-number").values_list("number", flat=True).first()
     version = _add_version(
         design=locked, actor=actor, number=(last or 0) + 1, manifest=clean_manifest, bom=clean_bom, notes=notes
@@ -247,6 +262,7 @@ def design_version_publish(
     locked.interfaces = manifest_interfaces(clean_manifest)
     locked.families = manifest_families(clean_manifest)
     locked.save(update_fields=["interfaces", "families"])
+    _store_version_files(version, clean_files)  # last: a failure before it leaves no file behind
     return version
 
 
@@ -265,16 +281,19 @@ def design_fork(
     manifest: Any = None,
     bom: Any = None,
     release_notes: str = "",
+    files: Sequence[UploadedFile] | None = None,
 ) -> Design:
     """Fork the exact version `upstream` into a new design; the licence must be one the upstream allows.
 
-    The fork's first version copies the upstream version's manifest and bill of materials unless given.
+    The fork's first version copies the upstream version's manifest and bill of materials unless given, and
+    carries the upstream version's files unless `files` is given (the same stored, immutable files: no copy).
     """
     source = upstream.design
     fork_licence_check(source.licence, licence)
     clean_manifest = _check_manifest(upstream.manifest if manifest is None else manifest)
     clean_bom = _clean_bom(upstream.bom if bom is None else (list(bom) if isinstance(bom, tuple) else bom))
     notes = clean_text(release_notes, field="release_notes", max_length=RELEASE_NOTES_MAX_LENGTH, multiline=True)
+    clean_files = None if files is None else _clean_version_files(files)
     design = _new_design(
         actor=actor,
         slug=slug,
@@ -287,7 +306,15 @@ def design_fork(
         forked_from=upstream,
         manifest=clean_manifest,
     )
-    _add_version(design=design, actor=actor, number=1, manifest=clean_manifest, bom=clean_bom, notes=notes)
+    version = _add_version(design=design, actor=actor, number=1, manifest=clean_manifest, bom=clean_bom, notes=notes)
+    if clean_files is None:
+        VersionFile.objects.bulk_create(
+            VersionFile(version=version, file=f.file.name, name=f.name, content_type=f.content_type, size=f.size,
+                        sha256=f.sha256)
+            for f in upstream.files.all()
+        )  # fmt: skip
+    else:
+        _store_version_files(version, clean_files)
     return design
 
 
@@ -339,6 +366,125 @@ def design_cite(*, actor: User, design: Design, cited: Design, note: str = "") -
     if Citation.objects.filter(design=locked, cited=cited).exists():
         raise Conflict("This design cites that one already.", code="already_cited", field="cited")
     return Citation.objects.create(design=locked, cited=cited, note=note)
+
+
+# --- version files --------------------------------------------------------------------------------------------
+
+# What a design version may carry, by file name extension: the type we serve it as, and what its first bytes
+# must look like ("zip", "pdf", "text": UTF-8 without NUL, "any": binary formats without a reliable signature).
+VERSION_FILE_TYPES: dict[str, tuple[str, str]] = {
+    "stl": ("model/stl", "any"),
+    "3mf": ("model/3mf", "zip"),
+    "step": ("model/step", "text"),
+    "stp": ("model/step", "text"),
+    "obj": ("model/obj", "text"),
+    "scad": ("text/plain", "text"),
+    "fcstd": ("application/zip", "zip"),
+    "dxf": ("image/vnd.dxf", "text"),
+    "svg": ("image/svg+xml", "text"),
+    "gcode": ("text/plain", "text"),
+    "kicad_pcb": ("text/plain", "text"),
+    "kicad_sch": ("text/plain", "text"),
+    "kicad_pro": ("application/json", "text"),
+    "zip": ("application/zip", "zip"),
+    "pdf": ("application/pdf", "pdf"),
+    "png": ("image/png", "png"),
+    "jpg": ("image/jpeg", "jpeg"),
+    "jpeg": ("image/jpeg", "jpeg"),
+    "md": ("text/markdown", "text"),
+    "txt": ("text/plain", "text"),
+    "csv": ("text/csv", "text"),
+    "json": ("application/json", "text"),
+    "yaml": ("text/plain", "text"),
+    "ino": ("text/plain", "text"),
+    "c": ("text/plain", "text"),
+    "h": ("text/plain", "text"),
+    "py": ("text/plain", "text"),
+}
+FILE_SIGNATURES = {
+    "zip": (b"PK\x03\x04",),
+    "pdf": (b"%PDF-",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpeg": (b"\xff\xd8\xff",),
+}
+FILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
+TEXT_SNIFF_BYTES = 64 * 1024
+
+
+def _looks_like(upload: UploadedFile, kind: str) -> bool:
+    upload.seek(0)
+    head = upload.read(TEXT_SNIFF_BYTES)
+    upload.seek(0)
+    if kind == "any":
+        return True
+    if kind == "text":
+        if b"\x00" in head:
+            return False
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:  # a multi-byte character cut at the end of the sample is fine
+            return exc.start >= len(head) - 3
+        return True
+    return head.startswith(FILE_SIGNATURES[kind])
+
+
+def _clean_version_files(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, str, str]]:
+    """(upload, name, content type) for every file, or a refusal naming the first bad one; stores nothing."""
+    if len(files) > MAX_FILES_PER_VERSION:
+        raise Invalid(f"At most {MAX_FILES_PER_VERSION} files per version, please.", code="too_many_files",
+                      field="files")  # fmt: skip
+    cleaned: list[tuple[UploadedFile, str, str]] = []
+    seen: set[str] = set()
+    for upload in files:
+        name = (upload.name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not FILE_NAME_PATTERN.fullmatch(name) or len(name) > FILE_NAME_MAX_LENGTH:
+            raise Invalid(f"{name!r}: a file name may hold letters, digits, spaces, dots, hyphens and underscores "
+                          f"(at most {FILE_NAME_MAX_LENGTH}).", code="file_name", field="files")  # fmt: skip
+        if name.lower() in seen:
+            raise Invalid(f"{name}: two files have this name.", code="file_name_twice", field="files")
+        seen.add(name.lower())
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if extension not in VERSION_FILE_TYPES:
+            accepted = ", ".join(sorted(VERSION_FILE_TYPES))
+            raise Invalid(f"{name}: this kind of file is not accepted (accepted: {accepted}).", code="file_type",
+                          field="files")  # fmt: skip
+        size = upload.size or 0
+        if size <= 0:
+            raise Invalid(f"{name}: the file is empty.", code="file_empty", field="files")
+        if size > MAX_VERSION_FILE_BYTES:
+            raise Invalid(f"{name}: a file may be at most {MAX_VERSION_FILE_BYTES // (1024 * 1024)} MiB.",
+                          code="file_too_large", field="files")  # fmt: skip
+        content_type, kind = VERSION_FILE_TYPES[extension]
+        if not _looks_like(upload, kind):
+            raise Invalid(f"{name}: the content is not what a .{extension} file holds.", code="file_type",
+                          field="files")  # fmt: skip
+        cleaned.append((upload, name, content_type))
+    return cleaned
+
+
+def _store_version_files(version: DesignVersion, files: list[tuple[UploadedFile, str, str]]) -> list[VersionFile]:
+    """Write the checked files to storage and their rows; on any failure remove what was written, then re-raise."""
+    stored: list[str] = []
+    rows: list[VersionFile] = []
+    try:
+        for upload, name, content_type in files:
+            digest = hashlib.sha256()
+            upload.seek(0)
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+            path = default_storage.save(
+                f"designs/{version.design_id}/v{version.number}/{uuid.uuid4().hex}/{name}", upload
+            )
+            stored.append(path)
+            rows.append(VersionFile(version=version, file=path, name=name, content_type=content_type,
+                                    size=upload.size or 0, sha256=digest.hexdigest()))  # fmt: skip
+        with transaction.atomic():
+            return VersionFile.objects.bulk_create(rows)
+    except BaseException:
+        for path in stored:
+            default_storage.delete(path)
+        raise
 
 
 # --- images --------------------------------------------------------------------------------------------------
