@@ -1,8 +1,10 @@
-"""Downloads of the files published with a design version: always as an attachment, never rendered inline.
+"""Serving stored files: a version's files (always as an attachment) and design images (inline).
 
 A published file is public like its version; it is streamed from the storage backend (local folder or S3) with
 its own name, the type recorded at publication and `nosniff`, so an SVG or HTML-looking file cannot run in the
-platform's origin.
+platform's origin. Images are served under MEDIA_URL, as `FileField.url` names them, but only files that are a
+design's image (their type was sniffed on upload); anything else under MEDIA_URL is a 404. With an S3 storage
+backend, image URLs point to the bucket and this route goes unused.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from django.http import FileResponse, Http404, HttpRequest
 
 from crowdmaker.commons import selectors
+from crowdmaker.commons.models import DesignImage
 from crowdmaker.core.errors import NotFound
 
 
@@ -23,4 +26,14 @@ def version_file(request: HttpRequest, slug: str, number: int, name: str) -> Fil
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "public, max-age=31536000, immutable"  # published files never change
+    return response
+
+
+def design_image(request: HttpRequest, name: str) -> FileResponse:
+    image = DesignImage.objects.filter(file=name).first()
+    if image is None:
+        raise Http404("No image is stored under this name.")
+    response = FileResponse(image.file.open("rb"), content_type=image.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=86400"
     return response

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from crowdmaker.commons import views_files
 from crowdmaker.config.api import api, not_found
 
 admin.site.site_header = "Crowdmaker operations"
@@ -12,6 +14,8 @@ admin.site.site_title = "Crowdmaker admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Design images under MEDIA_URL when the storage is local (with S3, FileField.url points at the bucket).
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", views_files.design_image, name="media"),
     path("api/v1/", api.urls),
     re_path(r"^api/v1/(?P<rest>.*)$", not_found),
     path("", include("crowdmaker.people.urls")),

@@ -86,3 +86,15 @@ def test_image_api(api: ApiClient, user: User, make_design: Callable[..., Design
     assert refused.json()["error"]["code"] == "file_type"
     detail = api.get("/api/v1/designs/lamp").json()
     assert [image["alt"] for image in detail["images"]] == ["Lit"]
+
+
+def test_images_are_served_under_media_url(client: Client, user: User, make_design: Callable[..., Design]) -> None:
+    design = make_design(user, "lamp")
+    image = services.design_image_add(actor=user, design=design, upload=SimpleUploadedFile("p.png", PNG))
+    response = client.get(image.file.url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content) == PNG
+    assert client.get("/media/designs/1/other.png").status_code == 404  # only files that are design images
+    assert client.get("/media/../../etc/passwd").status_code == 404
