@@ -13,9 +13,10 @@ generated catalog is reused by the next run (`--fresh` drops it and generates ag
    take many minutes for 100 000): the rows are what the services would write (interfaces kept on the design,
    forks pointing at an exact version, licences a fork may take), and every manifest uses only registered
    interfaces (`registry_seed.STARTER_SET`: provides "1.0.0", requires "^1.0", exactly the registry's
-   dimensions). A sample of the manifests, and all of the fixed "home" products below, go through
-   `protocol.manifest.validate_manifest`. About 15 % of the designs are forks, of earlier designs picked with a
-   strong bias, so popularity scores (fork counts) range from 0 to hundreds.
+   dimensions). A sample of the manifests, and all of the fixed "home" products below, go through what
+   publication checks: `protocol.manifest.validate_manifest` and `protocol.selectors.manifest_registry_problems`.
+   About 15 % of the designs are forks, of earlier designs picked with a strong bias, so popularity scores (fork
+   counts) range from 0 to hundreds.
 2. Time, in this process, `commons.systems.catalog_index()` (the query, the engine members and the engine's
    `CatalogIndex`) and `CatalogIndex` alone, several times.
 3. Create a user and an API token with `people.services`, start gunicorn (2 sync workers, production settings,
@@ -494,12 +495,15 @@ def manifest_of(index: int) -> tuple[str, dict[str, Any]]:
 
 
 def validate_sample(total: int, every: int = 97) -> dict[str, int]:
-    """validate_manifest on the home products and every `every`-th design; stop the benchmark on any problem."""
+    """What publication checks (validate_manifest, then the registry: manifest_registry_problems) on the home
+    products and every `every`-th design; stop the benchmark on any problem."""
     from crowdmaker.protocol.manifest import validate_manifest
+    from crowdmaker.protocol.selectors import manifest_registry_problems
 
     indices = sorted({*range(len(HOME)), *range(len(HOME), total, every)})
     for index in indices:
-        problems = validate_manifest(manifest_of(index)[1])
+        manifest = manifest_of(index)[1]
+        problems = validate_manifest(manifest) or manifest_registry_problems(manifest)
         if problems:
             raise SystemExit(f"catalog bench: the generated manifest of {slug_of(index)} is invalid: {problems}")
     return {"validated": len(indices), "problems": 0}
