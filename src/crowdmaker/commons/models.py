@@ -43,6 +43,9 @@ class Design(models.Model):
         help_text="The families (cm:family) the latest version claims to follow (kept by the services).",
     )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the title, summary, description or tags last changed (design_update)."
+    )
     forked_from = models.ForeignKey(
         "DesignVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="forks",
         help_text="The exact version this design was forked from.",
@@ -65,6 +68,7 @@ class Design(models.Model):
             GinIndex(fields=["interfaces"], name="commons_design_interfaces_gin"),
             GinIndex(fields=["families"], name="commons_design_families_gin"),
             models.Index(fields=["-created_at", "-id"], name="commons_design_new"),
+            models.Index(fields=["edited_at"], name="commons_design_edited"),  # max() keys the catalog cache
         ]
 
     def __str__(self) -> str:

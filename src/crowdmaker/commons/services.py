@@ -15,6 +15,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from crowdmaker.commons.licences import fork_licence_check, licence_get
 from crowdmaker.commons.models import (
@@ -349,7 +350,8 @@ def design_update(
         locked.tags = _clean_tags(tags)
         changed.append("tags")
     if changed:
-        locked.save(update_fields=changed)
+        locked.edited_at = timezone.now()
+        locked.save(update_fields=[*changed, "edited_at"])
     return locked
 
 

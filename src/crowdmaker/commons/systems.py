@@ -8,11 +8,12 @@ manifests into engine members and never lets the engine touch the database.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Max, QuerySet
 
 from crowdmaker.commons.models import SYSTEM_NAME_MAX_LENGTH, Design, DesignVersion, System, SystemMember
 from crowdmaker.core.errors import Conflict, Invalid, NotFound
@@ -148,11 +149,8 @@ def engine_members(members: list[SystemMember]) -> list[engine.Member]:
     return result
 
 
-def catalog_index() -> engine.CatalogIndex:
-    """The latest version of every design, scored by how often it was forked.
-
-    Built on every request (nothing is cached across processes yet): fine for the current catalog size; the
-    benchmark shows where a shared cache will be needed."""
+def _build_catalog_index() -> engine.CatalogIndex:
+    """The latest version of every design, scored by how often the design was forked."""
     latest = (
         DesignVersion.objects.order_by("design_id", "-number")
         .distinct("design_id")
@@ -165,7 +163,38 @@ def catalog_index() -> engine.CatalogIndex:
         .annotate(n=Count("id"))
         .values_list("forked_from__design_id", "n")
     )
-    return engine.CatalogIndex(version_member(v, score=float(forks.get(v.design_id, 0))) for v in latest)
+    return engine.CatalogIndex(
+        version_member(v, score=float(forks.get(v.design_id, 0))) for v in latest.iterator(chunk_size=2000)
+    )
+
+
+def _catalog_key() -> tuple[object, ...]:
+    """What the index depends on. Versions are never changed or deleted, so their count and highest id grow with
+    every publication and fork (the count catches a version with a lower id committing after a higher one);
+    design_update stamps `edited_at`, which renames a product in the index. (Two edits committing in the reverse
+    order of their stamps can leave the earlier title in the index until the next change: a label, not a
+    compatibility answer.)"""
+    versions = DesignVersion.objects.aggregate(last=Max("id"), count=Count("id"))
+    return versions["last"], versions["count"], Design.objects.aggregate(m=Max("edited_at"))["m"]
+
+
+_catalog_lock = threading.Lock()
+_catalog_cache: dict[str, tuple[tuple[object, ...], engine.CatalogIndex]] = {}
+
+
+def catalog_index() -> engine.CatalogIndex:
+    """The engine's index of the catalog, cached in this process until a version is published, a design forked
+    or edited. The first request after a change rebuilds it (benchmarks/catalog.py measures how long that takes
+    on 100,000 designs); each process keeps one index, keyed by the database it reads."""
+    key = _catalog_key()
+    alias = connection.settings_dict["NAME"]
+    with _catalog_lock:
+        cached = _catalog_cache.get(alias)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        index = _build_catalog_index()
+        _catalog_cache[alias] = (key, index)
+        return index
 
 
 @dataclass(frozen=True)

@@ -268,3 +268,31 @@ def test_a_system_name_with_a_control_character_is_refused_and_creates_nothing(u
 
     assert refused.value.field == "name"
     assert System.objects.count() == 0
+
+
+def test_the_catalog_index_is_cached_until_the_catalog_changes(
+    user: User, other_user: User, starter: dict[str, Design]
+) -> None:
+    first = systems.catalog_index()
+    assert systems.catalog_index() is first  # nothing changed: the same index, not rebuilt
+    with CaptureQueriesContext(connection) as queries:
+        systems.catalog_index()
+    assert len(queries) == 2  # the key only: versions' last id and count, designs' last edit
+
+    lamp = starter["desk-lamp"]
+    services.design_version_publish(actor=user, design=lamp, manifest=lamp.versions.get().manifest)
+    published = systems.catalog_index()
+    assert published is not first
+    assert sum(member.id.startswith("desk-lamp@v2") for member in published.members) == 1
+
+    services.design_update(actor=user, design=lamp, title="Desk lamp, renamed")
+    renamed = systems.catalog_index()
+    assert renamed is not published
+    assert [m.label for m in renamed.members if m.id.startswith("desk-lamp@")] == ["Desk lamp, renamed"]
+
+    services.design_fork(actor=other_user, upstream=lamp.versions.get(number=2), slug="lamp-fork", title="Fork",
+                         licence="CC-BY-4.0")  # fmt: skip
+    forked = systems.catalog_index()
+    assert forked is not renamed
+    scores = {m.id.split("@")[0]: m.score for m in forked.members}
+    assert (scores["desk-lamp"], scores["lamp-fork"]) == (1.0, 0.0)
