@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path  # noqa: F401 - used as the page modules add their routes
+from django.urls import URLPattern, path
+
+from crowdmaker.commons import views_systems
 
 app_name = "commons"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path(
+        "designs/<str:slug>/v<int:number>/add-to-system/",
+        views_systems.version_add_to_system,
+        name="version_add_to_system",
+    ),
+    path("designs/<str:slug>/v<int:number>/compatible/", views_systems.version_compatible, name="version_compatible"),
+    path("systems/", views_systems.system_list, name="system_list"),
+    path("systems/shared/<str:share_token>/", views_systems.system_shared, name="system_shared"),
+    path("systems/<int:system_id>/", views_systems.system_detail, name="system_detail"),
+    path("systems/<int:system_id>/delete/", views_systems.system_delete, name="system_delete"),
+    path("systems/<int:system_id>/members/", views_systems.system_member_add, name="system_member_add"),
+    path(
+        "systems/<int:system_id>/members/<int:member_id>/remove/",
+        views_systems.system_member_remove,
+        name="system_member_remove",
+    ),
+    path("systems/<int:system_id>/add/", views_systems.system_products_add, name="system_products_add"),
+]
