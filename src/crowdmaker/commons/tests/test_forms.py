@@ -31,6 +31,7 @@ from crowdmaker.commons.models import (
 from crowdmaker.commons.tests.conftest import manifest
 from crowdmaker.people import services as people_services
 from crowdmaker.people.models import SLUG_HELP, Role, Team, User
+from crowdmaker.protocol.services import MAX_IMPORT_BYTES
 from crowdmaker.protocol.tests.corpus import MISSING_REASON, TD_FOLDER, corpus_available
 
 pytestmark = pytest.mark.django_db
@@ -332,11 +333,22 @@ def test_invalid_thing_description_shows_the_pointer_and_changes_nothing(user: U
     assert stored(media) == []
 
 
-def test_file_that_is_not_json_is_refused(user: User) -> None:
-    response = import_td(signed_in(user), b"\x89PNG not json")
-    assert response.status_code == 422
-    assert "thing_description" in html_of(response)
-    assert Design.objects.count() == 0
+@pytest.mark.parametrize(
+    ("content", "message", "status"),
+    [
+        (b"\x89PNG not json", "The file is not UTF-8 text.", 422),
+        (b'{"title": "Lamp",', "The file is not JSON: Expecting property name enclosed in double quotes", 422),
+        (b" " * (MAX_IMPORT_BYTES + 1), "A Thing Description may be at most 1024 KiB.", 400),
+    ],
+)
+def test_file_that_is_no_thing_description_is_refused(
+    user: User, media: Path, content: bytes, message: str, status: int
+) -> None:
+    response = import_td(signed_in(user), content)
+    assert response.status_code == status
+    assert_error_next_to(response, "thing_description", message)
+    assert counts() == {"designs": 0, "versions": 0, "citations": 0, "images": 0, "files": 0}
+    assert stored(media) == []
 
 
 @pytest.mark.skipif(not corpus_available(), reason=MISSING_REASON)
