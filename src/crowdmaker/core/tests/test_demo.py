@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
+from pathlib import Path
+from typing import Any
 
+import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
@@ -12,14 +16,20 @@ from crowdmaker.people.demo import DEMO_PASSWORD
 from crowdmaker.people.models import Membership, Role, Team, User
 
 
+@pytest.fixture(autouse=True)
+def media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)  # the commons loader stores design pictures; keep them out of var/
+
+
 def test_demo_data_loads_once_with_progress(db: None) -> None:
     assert demo_data_missing()
     first = StringIO()
 
     call_command("demo_data", stdout=first)
 
-    assert "[1/1] people: makers and teams" in first.getvalue()
-    assert "9 new rows" in first.getvalue()
+    assert re.search(r"^\[1/\d+\] people: makers and teams \.\.\.$", first.getvalue(), re.MULTILINE)
+    assert "9 new rows" in first.getvalue()  # the people loader's: 6 makers and 3 teams
+    assert "] commons: designs, remixes and systems ..." in first.getvalue()
     assert not demo_data_missing()
     counts = (User.objects.count(), Team.objects.count(), Membership.objects.count())
     assert counts == (6, 3, 8)
