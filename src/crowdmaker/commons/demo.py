@@ -1873,23 +1873,18 @@ def _load_design(spec: DemoDesign, makers: dict[str, User], teams: dict[str, Tea
     design = Design.objects.filter(slug=spec.slug).first()
     first = spec.releases[0]
     if design is None:
-        common = {
-            "actor": actor,
-            "slug": spec.slug,
-            "title": spec.title,
-            "licence": spec.licence,
-            "summary": spec.summary,
-            "description": spec.description,
-            "tags": spec.tags,
-            "team": team,
-            "manifest": first.manifest,
-            "bom": first.bom,
-            "release_notes": first.notes,
-        }
         if spec.fork_of is None:
-            design = services.design_create(**common)
+            design = services.design_create(
+                actor=actor, slug=spec.slug, title=spec.title, licence=spec.licence, summary=spec.summary,
+                description=spec.description, tags=spec.tags, team=team, manifest=first.manifest, bom=first.bom,
+                release_notes=first.notes,
+            )  # fmt: skip
         else:
-            design = services.design_fork(upstream=_version(*spec.fork_of), **common)
+            design = services.design_fork(
+                actor=actor, upstream=_version(*spec.fork_of), slug=spec.slug, title=spec.title, licence=spec.licence,
+                summary=spec.summary, description=spec.description, tags=spec.tags, team=team,
+                manifest=first.manifest, bom=first.bom, release_notes=first.notes,
+            )  # fmt: skip
         created += 2  # the design and its first version
     present = design.versions.count()
     for release in spec.releases[present:]:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from crowdmaker.commons import views_systems
+from crowdmaker.commons import views, views_systems
 
 app_name = "commons"
 
 urlpatterns: list[URLPattern] = [
+    path("designs/", views.catalog, name="catalog"),
+    # Fixed paths under designs/ (designs/new/, ...) go above this line, or designs/<slug>/ takes them.
+    path("designs/<str:slug>/", views.design_detail, name="design_detail"),
+    path("designs/<str:slug>/v<int:number>/", views.version_detail, name="version_detail"),
+    path("designs/<str:slug>/v<int:number>/manifest.json", views.version_manifest, name="version_manifest"),
     path(
         "designs/<str:slug>/v<int:number>/add-to-system/",
         views_systems.version_add_to_system,

@@ -151,7 +151,7 @@ def test_every_design_has_a_generated_png(loaded: None, media: Path) -> None:
     images = list(DesignImage.objects.select_related("design"))
     assert len(images) == Design.objects.count()
     for image in images:
-        data = (media / image.file.name).read_bytes()
+        data = (media / str(image.file.name)).read_bytes()
         assert image.content_type == "image/png"
         assert image.size == len(data)
         width, height = struct.unpack(">II", data[16:24])
