@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import datetime as dt
 import functools
+import http.client
 import json
 import os
 import random
@@ -615,19 +616,14 @@ def catalog_facts(total: int) -> dict[str, Any]:
 
 
 def build_index_uncached() -> Any:
-    """`catalog_index()` as a cold worker runs it: with any per-process cache emptied first."""
+    """The catalog index as a worker builds it on its first catalog request, or after a publication: without the
+    per-process cache of `catalog_index()` (the "catalog index cache")."""
     from crowdmaker.commons import systems
 
-    for name in ("_catalog_cache", "_CATALOG_CACHE", "_cache"):
-        cache = getattr(systems, name, None)
-        if isinstance(cache, dict):
-            cache.clear()
-    clear = getattr(systems, "catalog_index_clear", None) or getattr(
-        getattr(systems, "catalog_index", None), "cache_clear", None
-    )
-    if callable(clear):
-        clear()
-    return systems.catalog_index()
+    build = getattr(systems, "_build_catalog_index", None)
+    if build is None:  # before the cache: catalog_index() built the index on every call
+        return systems.catalog_index()
+    return build()
 
 
 def time_index(runs: int) -> dict[str, Any]:
@@ -650,17 +646,36 @@ def time_index(runs: int) -> dict[str, Any]:
         engine.CatalogIndex(members)
         engine_only.append(time.perf_counter() - started)
         say(
-            f"  catalog index [{run}/{runs}]: catalog_index() {full[-1]:.2f} s, of which CatalogIndex alone about {engine_only[-1]:.2f} s ({len(members)} designs)"
+            f"  catalog index [{run}/{runs}]: built in {full[-1]:.2f} s, of which CatalogIndex alone about {engine_only[-1]:.2f} s ({len(members)} designs)"
         )
     rss_with_index = process.memory_info().rss
-    connection.close()
     assert index is not None
-    return {
+    result = {
         "designs": len(index.members),
-        "catalog_index_s": summary(full),
+        "build_s": summary(full),
         "engine_catalog_index_s": summary(engine_only),
         "process_rss_growth_mib": round((rss_with_index - rss_before) / 2**20, 1),
     }
+    from crowdmaker.commons import systems
+
+    key = getattr(systems, "_catalog_key", None)
+    if key is not None:  # the cache: what every catalog request pays to know its index is still current
+        systems.catalog_index()  # fill the cache
+        cached, keys = [], []
+        for _ in range(20):
+            started = time.perf_counter()
+            key()
+            keys.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            systems.catalog_index()
+            cached.append(time.perf_counter() - started)
+        result["cache_key_s"] = summary(keys, 6)
+        result["cached_catalog_index_s"] = summary(cached, 6)
+        say(
+            f"  cache key query {statistics.median(keys) * 1000:.1f} ms, cached catalog_index() {statistics.median(cached) * 1000:.1f} ms (medians of 20)"
+        )
+    connection.close()
+    return result
 
 
 def summary(samples: list[float], digits: int = 4) -> dict[str, Any]:
@@ -701,6 +716,8 @@ def call(method: str, url: str, *, token: str | None = None, body: object = None
             raw, status = response.read(), int(response.status)
     except urllib.error.HTTPError as error:
         raw, status = error.read(), int(error.code)
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+        raw, status = repr(error).encode(), 0  # e.g. the worker was killed by gunicorn's timeout mid-request
     return status, raw, time.perf_counter() - started
 
 
@@ -855,14 +872,28 @@ def session(
         health_s: list[float] = []
         workers_seen: set[int] = set()
         first_answer: Any = None
+        failures: list[dict[str, Any]] = []
 
-        def one(url_path: str, kind: str) -> dict[str, Any]:
+        def one(url_path: str, kind: str) -> dict[str, Any] | None:
             counter[0] += 1
             number = counter[0]
             separator = "&" if "?" in url_path else "?"
             status, raw, seconds = call("GET", server.url(f"{url_path}{separator}bench={number}"), token=token)
             if status != 200:
-                raise SystemExit(f"catalog bench: GET {url_path} answered {status}: {raw[:500]!r}\n{server.log_tail()}")
+                # Reported and left out of the figures (a 500, or a worker killed by gunicorn's 30 s timeout).
+                failures.append(
+                    {
+                        "path": url_path,
+                        "kind": kind,
+                        "status": status,
+                        "seconds": round(seconds, 2),
+                        "body": raw[:300].decode(errors="replace"),
+                    }
+                )
+                say(
+                    f"  FAILED: GET {url_path} answered {status or 'nothing'} after {seconds:.1f} s: {raw[:200]!r}; see {log_path}"
+                )
+                return None
             found = log.find(number)
             pid, _, micros = found if found else (0, status, -1)
             return {
@@ -877,6 +908,8 @@ def session(
             # Cold: until both workers have answered this endpoint once (the kernel picks the worker).
             for _ in range(16):
                 request = one(path, "cold")
+                if request is None:
+                    continue
                 if request["pid"] in workers_seen:
                     request["kind"] = "warm"
                 workers_seen.add(request["pid"])
@@ -893,10 +926,12 @@ def session(
             )
             # Warm: each request followed by the health check (the baseline, under the same conditions).
             for k in range(1, warm + 1):
-                requests.append(one(path, "warm"))
-                health_s.append(one(HEALTH, "health")["seconds"])
-                if k % 5 == 0 or k == warm:
-                    recent = [r["seconds"] for r in requests if r["kind"] == "warm"]
+                if (request := one(path, "warm")) is not None:
+                    requests.append(request)
+                if (health := one(HEALTH, "health")) is not None:
+                    health_s.append(health["seconds"])
+                recent = [r["seconds"] for r in requests if r["kind"] == "warm"]
+                if (k % 5 == 0 or k == warm) and recent and health_s:
                     say(
                         f"  round {round_number} {name:<18} warm {k}/{warm}: median {statistics.median(recent) * 1000:.1f} ms, health median {statistics.median(health_s) * 1000:.1f} ms"
                     )
@@ -916,12 +951,15 @@ def session(
             if r["kind"] == "cold" and r["server_seconds"] is not None
         ],
         "workers_answering": len(workers_seen),
+        "failures": failures,
         "warm_ms": [round(s * 1000, 2) for s in warm_s],
-        "warm_median_ms": round(statistics.median(warm_s) * 1000, 2),
-        "warm_p90_ms": summary([s * 1000 for s in warm_s], 2)["p90"],
+        "warm_median_ms": round(statistics.median(warm_s) * 1000, 2) if warm_s else None,
+        "warm_p90_ms": summary([s * 1000 for s in warm_s], 2)["p90"] if warm_s else None,
         "warm_server_median_ms": round(statistics.median(server_warm) * 1000, 2) if server_warm else None,
         "health_median_ms": round(statistics.median(health_s) * 1000, 2) if health_s else None,
-        "ratio_to_health": round(statistics.median(warm_s) / statistics.median(health_s), 2) if health_s else None,
+        "ratio_to_health": (
+            round(statistics.median(warm_s) / statistics.median(health_s), 2) if warm_s and health_s else None
+        ),
         "idle_rss_mib": round(idle_rss / 2**20, 1),
         "peak_rss_mib": round(sampler.peak_bytes / 2**20, 1),
         "end_rss_per_process_mib": [round(b / 2**20, 1) for b in per_process],
@@ -1023,12 +1061,13 @@ def main(argv: list[str] | None = None) -> int:
                     log_path=log_path,
                     counter=counter,
                 )
-                result["answer"] = describe_answer(name, result["answer"])
+                if result["answer"] is not None:
+                    result["answer"] = describe_answer(name, result["answer"])
                 sessions.append(result)
                 say(
                     f"[{len(sessions)}/{total}] round {round_number} {name:<20} cold {'/'.join(f'{c:.0f}' for c in result['cold_ms'])} ms, "
-                    f"warm median {result['warm_median_ms']:.1f} ms (p90 {result['warm_p90_ms']:.1f}), health {result['health_median_ms']:.1f} ms, "
-                    f"x{result['ratio_to_health']:.1f}, peak RSS {result['peak_rss_mib']:.0f} MiB  answer {result['answer']}"
+                    f"warm median {result['warm_median_ms']} ms (p90 {result['warm_p90_ms']}), health {result['health_median_ms']} ms, "
+                    f"x{result['ratio_to_health']}, peak RSS {result['peak_rss_mib']:.0f} MiB, {len(result['failures'])} failed  answer {result['answer']}"
                 )
     except KeyboardInterrupt:
         print("\ncatalog bench: interrupted; nothing saved", file=sys.stderr)
@@ -1039,6 +1078,13 @@ def main(argv: list[str] | None = None) -> int:
                 commons_systems.system_delete(actor=user, system_id=system_id)
         people.api_token_revoke(actor=user, token_id=token_row.id)
 
+    def med(values: list[Any], digits: int = 2) -> float | None:
+        present = [v for v in values if v is not None]
+        return round(statistics.median(present), digits) if present else None
+
+    def fmt(value: float | None, pattern: str) -> str:
+        return "n/a" if value is None else format(value, pattern)
+
     rows = []
     for name in endpoints:
         mine = [s for s in sessions if s["endpoint"] == name]
@@ -1048,33 +1094,30 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "endpoint": name,
                 "path": mine[0]["path"],
-                "cold_ms": summary(cold_all, 1),
-                "warm_ms": summary(warm_all, 2),
-                "warm_median_of_sessions_ms": round(statistics.median(s["warm_median_ms"] for s in mine), 2),
-                "warm_server_median_ms": round(
-                    statistics.median(
-                        s["warm_server_median_ms"] for s in mine if s["warm_server_median_ms"] is not None
-                    ),
-                    2,
-                ),
-                "health_median_ms": round(statistics.median(s["health_median_ms"] for s in mine), 2),
-                "ratio_to_health_median": round(statistics.median(s["ratio_to_health"] for s in mine), 2),
-                "idle_rss_mib": round(statistics.median(s["idle_rss_mib"] for s in mine), 1),
-                "peak_rss_mib": round(max(s["peak_rss_mib"] for s in mine), 1),
+                "cold_ms": summary(cold_all, 1) if cold_all else None,
+                "warm_ms": summary(warm_all, 2) if warm_all else None,
+                "warm_median_of_sessions_ms": med([s["warm_median_ms"] for s in mine]),
+                "warm_server_median_ms": med([s["warm_server_median_ms"] for s in mine]),
+                "health_median_ms": med([s["health_median_ms"] for s in mine]),
+                "ratio_to_health_median": med([s["ratio_to_health"] for s in mine]),
+                "idle_rss_mib": med([s["idle_rss_mib"] for s in mine], 1),
+                "peak_rss_mib": max(s["peak_rss_mib"] for s in mine),
+                "failed_requests": sum(len(s["failures"]) for s in mine),
                 "answer": mine[-1]["answer"],
             }
         )
     print()
-    header = f"{'endpoint':<22} {'cold med ms':>12} {'cold max ms':>12} {'warm med ms':>12} {'warm p90 ms':>12} {'health ms':>10} {'x health':>9} {'peak RSS MiB':>13}"
+    header = f"{'endpoint':<22} {'cold med ms':>12} {'cold max ms':>12} {'warm med ms':>12} {'warm p90 ms':>12} {'health ms':>10} {'x health':>9} {'peak RSS MiB':>13} {'failed':>7}"
     print(header)
     print("-" * len(header))
     for row in rows:
+        cold, warm_ms = row["cold_ms"] or {}, row["warm_ms"] or {}
         print(
-            f"{row['endpoint']:<22} {row['cold_ms']['median']:>12.0f} {row['cold_ms']['max']:>12.0f} {row['warm_ms']['median']:>12.1f} "
-            f"{row['warm_ms']['p90']:>12.1f} {row['health_median_ms']:>10.1f} {row['ratio_to_health_median']:>9.1f} {row['peak_rss_mib']:>13.0f}"
+            f"{row['endpoint']:<22} {fmt(cold.get('median'), '12.0f')} {fmt(cold.get('max'), '12.0f')} {fmt(warm_ms.get('median'), '12.1f')} "
+            f"{fmt(warm_ms.get('p90'), '12.1f')} {fmt(row['health_median_ms'], '10.1f')} {fmt(row['ratio_to_health_median'], '9.1f')} {row['peak_rss_mib']:>13.0f} {row['failed_requests']:>7}"
         )
     print(
-        f"catalog_index() in one process: median {index['catalog_index_s']['median']:.2f} s "
+        f"catalog index built in one process: median {index['build_s']['median']:.2f} s "
         f"(CatalogIndex alone {index['engine_catalog_index_s']['median']:.2f} s), {index['designs']} designs, "
         f"+{index['process_rss_growth_mib']:.0f} MiB RSS"
     )
