@@ -309,10 +309,9 @@ def manifest_entries(manifest: dict[str, Any]) -> tuple[list[InterfaceEntry], li
         found = []
         for entry in manifest.get(key) or []:
             if isinstance(entry, dict) and isinstance(entry.get("interface"), str):
-                quantities = entry.get(amounts) if isinstance(entry.get(amounts), dict) else {}
-                found.append(
-                    InterfaceEntry(entry["interface"], str(entry.get("version", "")), sorted(quantities.items()))
-                )
+                quantities = entry.get(amounts)
+                by_dimension = sorted(quantities.items()) if isinstance(quantities, dict) else []
+                found.append(InterfaceEntry(entry["interface"], str(entry.get("version", "")), by_dimension))
         return found
 
     return entries(PROVIDES, "capacity"), entries(REQUIRES, "load")
