@@ -82,7 +82,7 @@ def test_the_kind_filter_and_the_search_narrow_the_list(client: Client) -> None:
 
     both = html_of(client.get("/interfaces/", {"kind": "data", "q": "sensor"}))
     assert names_listed(both) == sorted(n for n in STARTER_SET if n.startswith("data.mqtt.sensor."))
-    assert 'name="kind" value="data"' in both  # the search keeps the kind
+    assert '<option value="data" selected>Data</option>' in both  # the search form keeps the kind
 
 
 def test_a_bad_filter_is_shown_and_the_whole_list_stays(client: Client) -> None:
@@ -92,6 +92,7 @@ def test_a_bad_filter_is_shown_and_the_whole_list_stays(client: Client) -> None:
     html = html_of(response)
     assert "Please correct the following:" in html
     assert_error_next_to(response, "q", "Ensure this value has at most 100 characters (it has 101).")
+    assert_error_next_to(response, "kind", "Select a valid choice. optical is not one of the available choices.")
     assert names_listed(html) == sorted(STARTER_SET)
 
 
