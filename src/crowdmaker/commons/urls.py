@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from crowdmaker.commons import views, views_systems
+from crowdmaker.commons import views, views_edit, views_systems
 
 app_name = "commons"
 
 urlpatterns: list[URLPattern] = [
     path("designs/", views.catalog, name="catalog"),
+    path("designs/new/", views_edit.design_new, name="design_new"),
     # Fixed paths under designs/ (designs/new/, ...) go above this line, or designs/<slug>/ takes them.
     path("designs/<str:slug>/", views.design_detail, name="design_detail"),
+    path("designs/<str:slug>/edit/", views_edit.design_edit, name="design_edit"),
+    path("designs/<str:slug>/versions/new/", views_edit.version_new, name="version_new"),
+    path("designs/<str:slug>/fork/", views_edit.design_fork, name="design_fork"),
+    path("designs/<str:slug>/cite/", views_edit.design_cite, name="design_cite"),
+    path("designs/<str:slug>/images/", views_edit.design_image_add, name="design_image_add"),
     path("designs/<str:slug>/v<int:number>/", views.version_detail, name="version_detail"),
     path("designs/<str:slug>/v<int:number>/manifest.json", views.version_manifest, name="version_manifest"),
     path(
