@@ -28,9 +28,9 @@ from crowdmaker.commons.models import Citation, Design, DesignVersion, System
 from crowdmaker.core.demo import Report, register_demo
 from crowdmaker.people.models import Team, User
 from crowdmaker.protocol.registry_seed import SEED_VERSION, STARTER_SET
+from crowdmaker.protocol.services import CM_NAMESPACE
 
 TD_CONTEXT = "https://www.w3.org/2022/wot/td/v1.1"
-CM_NAMESPACE = "https://crowdmaker.example/ns#"
 MQTT_VOCABULARY = "https://www.w3.org/2019/wot/mqtt#"  # the WoT MQTT binding's `mqv:` terms
 MQTT_BROKER = "mqtt://broker.local"
 REQUIRED_RANGE = "^1.0"  # what every demo requirement accepts: any 1.x of the registry's interface
