@@ -306,6 +306,25 @@ def test_lineage_tree_shows_ancestors_and_descendants(client: Client, family: di
     assert '<strong aria-current="page">Lamp remix</strong>' in html
 
 
+def test_design_page_query_count_does_not_grow_with_the_family(
+    client: Client, user: User, family: dict[str, Design], django_assert_max_num_queries: Any
+) -> None:
+    # design, session, user, versions, ancestors and their rows (twice: lineage and attribution chain), descendants
+    # and their rows, images, citations both ways, files, the viewer's systems: 15 whether the family has 4 members
+    # or 10.
+    client.force_login(user)
+    with django_assert_max_num_queries(15):
+        assert client.get("/designs/lamp-remix/").status_code == 200
+    upstream = family["remix"].versions.get()
+    for number in range(6):
+        services.design_fork(actor=user, upstream=upstream, slug=f"branch-{number}", title=f"Branch {number}",
+                             licence="CC-BY-SA-4.0")  # fmt: skip
+    services.design_cite(actor=family["remix"].owner_user, design=family["remix"], cited=family["plus"])  # type: ignore[arg-type]
+    with django_assert_max_num_queries(15):
+        response = client.get("/designs/lamp-remix/")
+    assert len(lineage_tree(response)[0][1][0][1]) == 7  # lamp-remix-2 and the six branches
+
+
 def test_attribution_chain_on_a_fork(client: Client, family: dict[str, Design]) -> None:
     page = text(client.get("/designs/lamp-remix-2/"))
     assert (
