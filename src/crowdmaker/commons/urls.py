@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from crowdmaker.commons import views, views_edit, views_systems
+from crowdmaker.commons import views, views_edit, views_files, views_systems
 
 app_name = "commons"
 
@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern] = [
     path("designs/<str:slug>/images/", views_edit.design_image_add, name="design_image_add"),
     path("designs/<str:slug>/v<int:number>/", views.version_detail, name="version_detail"),
     path("designs/<str:slug>/v<int:number>/manifest.json", views.version_manifest, name="version_manifest"),
+    path("designs/<str:slug>/v<int:number>/files/<str:name>", views_files.version_file, name="version_file"),
     path(
         "designs/<str:slug>/v<int:number>/add-to-system/",
         views_systems.version_add_to_system,

@@ -109,8 +109,8 @@ def manifest_registry_problems(manifest: dict[str, Any]) -> list[Problem]:
     names = {entry.get("interface") for _, _, entry in entries}
     registered: dict[str, list[tuple[Version, dict[str, Any]]]] = {}
     rows = InterfaceVersion.objects.filter(interface__name__in=[n for n in names if isinstance(n, str)])
-    for name, version, dimensions in rows.values_list("interface__name", "version", "dimensions"):
-        registered.setdefault(name, []).append((Version.parse(version), dimensions or {}))
+    for registered_name, version, dimensions in rows.values_list("interface__name", "version", "dimensions"):
+        registered.setdefault(registered_name, []).append((Version.parse(version), dimensions or {}))
     known_types = set(InterfaceType.objects.filter(name__in=[n for n in names if isinstance(n, str)]).values_list(
         "name", flat=True
     ))  # fmt: skip

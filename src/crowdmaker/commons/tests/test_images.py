@@ -95,6 +95,6 @@ def test_images_are_served_under_media_url(client: Client, user: User, make_desi
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert b"".join(response.streaming_content) == PNG
+    assert response.getvalue() == PNG
     assert client.get("/media/designs/1/other.png").status_code == 404  # only files that are design images
     assert client.get("/media/../../etc/passwd").status_code == 404

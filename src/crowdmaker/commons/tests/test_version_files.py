@@ -149,7 +149,7 @@ def test_publish_with_files_through_the_api(api: ApiClient, user: User, make_des
     assert body["files"][0]["url"] == "/designs/lamp/v2/files/case.stl"
     download = api.client.get(body["files"][0]["url"])
     assert download.status_code == 200
-    assert b"".join(download.streaming_content) == STL
+    assert download.getvalue() == STL
     assert download["Content-Disposition"] == 'attachment; filename="case.stl"'
     assert download["X-Content-Type-Options"] == "nosniff"
     refused = api.client.post(
