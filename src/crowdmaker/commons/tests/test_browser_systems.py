@@ -79,7 +79,7 @@ def test_a_newcomer_builds_a_complete_system_from_the_catalog(
     expect(page.locator(".diagram svg text.unmet")).to_have_count(2)
 
     # "Complete my system" offers a charger; one click adds it and the system works.
-    page.get_by_role("button", name=re.compile(r"^Add it: USB-C charger")).click()
+    page.get_by_role("button", name="Add it (USB-C charger)", exact=True).click()
     expect(page.locator(".check")).to_have_text("Complete: every product gets everything it requires.")
     expect(page.locator(".diagram svg g.link")).to_have_count(2)
     expect(page.locator(".diagram svg text.unmet")).to_have_count(0)
