@@ -22,6 +22,7 @@ PRODUCT = re.compile(r"^([a-z0-9]+(?:-[a-z0-9]+)*)@v([1-9][0-9]{0,8})$")
 # "Add these" sends one suggestion (at most COMPLETE_MAX_ADDITIONS products); more is no click of ours.
 MAX_PRODUCTS_PER_CLICK = 10
 NEW_SYSTEM = "new"
+FIRST_SYSTEM_NAME = "My home"  # offered when someone without systems adds a product (as the fragment does)
 
 
 def product_key(slug: str, number: int) -> str:
@@ -88,8 +89,9 @@ class AddToSystemForm(ServiceForm):
         field = self.fields["system"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [*choices, (NEW_SYSTEM, "A new system")]
-        if not choices:
-            self.fields["system"].initial = NEW_SYSTEM
+        if not choices:  # a newcomer's first system gets a name they can keep
+            field.initial = NEW_SYSTEM
+            self.fields["new_system_name"].initial = FIRST_SYSTEM_NAME
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -380,7 +380,9 @@ def test_the_fragment_offers_my_systems_and_a_new_one(user: User, catalog: dict[
 
 def test_adding_a_version_to_a_new_or_existing_system(user: User, catalog: dict[str, Design]) -> None:
     client = signed_in(user)
-    assert client.get("/designs/usb-c-lamp/v1/add-to-system/").status_code == 200
+    first = html_of(client.get("/designs/usb-c-lamp/v1/add-to-system/"))
+    assert '<option value="new" selected>A new system</option>' in first
+    assert 'value="My home"' in first  # a newcomer's first system has a name to keep
 
     response = client.post(
         "/designs/usb-c-lamp/v1/add-to-system/", {"system": "new", "new_system_name": "Studio", "quantity": "3"}
