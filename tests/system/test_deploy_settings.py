@@ -56,3 +56,23 @@ def test_production_refuses_to_start_without_a_database_url() -> None:
     assert result.returncode != 0
     assert "DATABASE_URL must name the PostgreSQL database in production." in result.stderr
     assert "starting embedded PostgreSQL" not in result.stderr
+
+
+def test_uploads_go_to_an_s3_compatible_store_by_configuration() -> None:
+    show = "from django.conf import settings; print(settings.STORAGES['default'])"
+    secret = secrets.token_urlsafe(60)
+    local = _crowdmaker("shell", "-c", show, SECRET_KEY=secret)
+    assert local.returncode == 0, local.stderr
+    assert "FileSystemStorage" in local.stdout
+    s3 = _crowdmaker("shell", "-c", show, SECRET_KEY=secret, MEDIA_STORAGE="s3", S3_BUCKET="designs",
+                     S3_ENDPOINT_URL="https://minio.internal:9000")  # fmt: skip
+    assert s3.returncode == 0, s3.stderr
+    assert "storages.backends.s3.S3Storage" in s3.stdout
+    assert "'bucket_name': 'designs'" in s3.stdout
+    assert "'endpoint_url': 'https://minio.internal:9000'" in s3.stdout
+    no_bucket = _crowdmaker("check", SECRET_KEY=secret, MEDIA_STORAGE="s3")
+    assert no_bucket.returncode != 0
+    assert "MEDIA_STORAGE=s3 needs S3_BUCKET." in no_bucket.stderr
+    unknown = _crowdmaker("check", SECRET_KEY=secret, MEDIA_STORAGE="ftp")
+    assert unknown.returncode != 0
+    assert "MEDIA_STORAGE must be filesystem or s3, not 'ftp'." in unknown.stderr
