@@ -23,11 +23,13 @@ generated catalog is reused by the next run (`--fresh` drops it and generates ag
    `crowdmaker.config.wsgi:application`, an access log as `crowdmaker run` has), and create through the API a
    200-product system (13 design versions), an incomplete 5-product system (no MQTT broker, no Wi-Fi) and a
    complete 5-product system.
-4. Rounds: for each endpoint, start gunicorn afresh; send the endpoint until both workers have answered it once
-   (cold: Django's first request in that worker and, for the catalog endpoints, building the catalog index),
-   then `--warm` requests, each followed by `GET /api/v1/health` (the baseline, measured alongside). Requests
-   are sequential, one at a time, so each one runs on one core. The access log says which worker answered.
-   Peak RSS is the sum over gunicorn's process tree, sampled every 0.25 s.
+4. Rounds: for each endpoint, start gunicorn afresh; let each worker answer the health check (Django's first
+   request in a process), then send the endpoint once to each worker (cold: what the endpoint adds on its first
+   run in a worker, which for the catalog endpoints is building the catalog index; the other worker is held by
+   an idle connection so that the request reaches the one wanted), then `--warm` requests, each followed by
+   `GET /api/v1/health` (the baseline, measured alongside). Requests are sequential, one at a time, so each one
+   runs on one core. The access log says which worker answered. Peak RSS is the sum over gunicorn's process
+   tree, sampled every 0.25 s.
 
 Results are printed and saved to benchmarks/results/catalog.json (overwritten on every run). Nothing here is
 asserted by the tests.
@@ -46,13 +48,14 @@ import os
 import random
 import re
 import secrets
+import socket
 import statistics
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -783,6 +786,21 @@ def gunicorn_command(port: int, access_log: Path) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def plugged(port: int, count: int) -> Iterator[None]:
+    """`count` open connections that send nothing: each holds one sync worker, blocked reading it, until closed
+    (the worker then drops it without logging a request)."""
+    plugs = []
+    try:
+        for _ in range(count):
+            plugs.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(0.05)  # let a worker accept each one before the next connection
+        yield
+    finally:
+        for plug in plugs:
+            plug.close()
+
+
 def tree_rss_bytes(pid: int) -> tuple[int, list[int]]:
     import psutil
 
@@ -916,19 +934,37 @@ def session(
             }
 
         with RssSampler(server.process.pid) as sampler:
-            # Cold: until both workers have answered this endpoint once (the kernel picks the worker).
-            for _ in range(16):
-                request = one(path, "cold")
+            # Every worker answers the health check first (Django's first request in a process), so that "cold" is
+            # what this endpoint adds in a worker: for the catalog endpoints, building the catalog index.
+            health_seen: set[int] = set()
+            for _ in range(30):
+                if len(health_seen) >= WORKERS:
+                    break
+                with plugged(port, WORKERS - 1):
+                    if (probe := one(HEALTH, "probe")) is not None:
+                        health_seen.add(probe["pid"])
+            # Cold: the first request of this endpoint in each worker. The kernel hands a new connection to any idle
+            # worker, and sequential requests tend to go to the same one; so the other workers are held by idle
+            # connections (a sync worker blocks reading one) while a health check finds out which one is free, and
+            # the endpoint is sent when that one has not answered it yet.
+            for _ in range(30):
+                if len(workers_seen) >= WORKERS:
+                    break
+                with plugged(port, WORKERS - 1):
+                    probe = one(HEALTH, "probe")
+                    if probe is None or probe["pid"] in workers_seen:
+                        continue
+                    request = one(path, "cold")
                 if request is None:
                     continue
+                if request["pid"] != probe["pid"]:
+                    say(f"  NOTE: the cold request went to worker {request['pid']}, not {probe['pid']}")
                 if request["pid"] in workers_seen:
                     request["kind"] = "warm"
                 workers_seen.add(request["pid"])
                 if first_answer is None:
                     first_answer = json.loads(request["raw"])
                 requests.append(request)
-                if len(workers_seen) >= WORKERS:
-                    break
             colds = [r["seconds"] for r in requests if r["kind"] == "cold"]
             say(
                 f"  round {round_number} {name:<18} cold: "
