@@ -8,6 +8,7 @@ write to the database themselves.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -162,6 +163,17 @@ def version_new(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("commons:version_detail", slug=design.slug, number=version.number)
 
 
+def _asked_version(asked: str, versions: list[int]) -> int | None:
+    """The version named by `?version=`, else the latest. Anything but the plain number of one of the design's
+    versions is the 404 page, as on the version's own page: "²" is a digit to `str.isdigit` but not to `int`, and
+    a number longer than any version's would only cost time to convert."""
+    if not asked:
+        return versions[0] if versions else None
+    if re.fullmatch(r"[0-9]{1,9}", asked) and int(asked) in versions:
+        return int(asked)
+    raise Http404("This design has no such version.")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def design_fork(request: HttpRequest, slug: str) -> HttpResponse:
@@ -178,8 +190,7 @@ def design_fork(request: HttpRequest, slug: str) -> HttpResponse:
         return ForkForm(*args, user=me, upstream_licence=design.licence, versions=versions, **kwargs)
 
     if request.method == "GET":
-        asked = request.GET.get("version", "")
-        number = int(asked) if asked.isdigit() and int(asked) in versions else (versions[0] if versions else None)
+        number = _asked_version(request.GET.get("version", ""), versions)
         form = fork_form(initial={"version": number, "title": design.title})
         return _render(request, FORK_FORM, form=form, **context)
     form = fork_form(request.POST)

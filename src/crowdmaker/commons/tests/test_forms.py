@@ -495,6 +495,27 @@ def test_fork_form_offers_only_the_licences_a_share_alike_upstream_allows(
     assert '<option value="2" selected>Version 2</option>' in html_of(default)
 
 
+@pytest.mark.parametrize("asked", ["3", "0", "²", "\u0661", "1.0", "-1", " 1", "1\n", "x", "9" * 5000])
+def test_fork_form_for_a_version_the_design_does_not_have_is_404(
+    user: User, other_user: User, make_design: Callable[..., Design], asked: str
+) -> None:
+    design = make_design(user, "desk-lamp", licence="CC-BY-SA-4.0", manifest=LAMP)
+    services.design_version_publish(actor=user, design=design, manifest=CHARGER)
+    before = counts()
+    client = signed_in(other_user)
+    response = client.get("/designs/desk-lamp/fork/", {"version": asked})
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in html_of(response)
+    # Posted, the same value is refused next to the field.
+    posted = client.post(
+        "/designs/desk-lamp/fork/",
+        {"version": asked, "slug": "my-lamp", "title": "My lamp", "licence": "GPL-3.0-or-later", "owner": ""},
+    )
+    assert posted.status_code == 400
+    assert_error_next_to(posted, "version", f"Select a valid choice. {asked} is not one of the available choices.")
+    assert counts() == before
+
+
 def test_fork_a_design(user: User, other_user: User, make_design: Callable[..., Design]) -> None:
     design = make_design(user, "desk-lamp", licence="CC-BY-SA-4.0", manifest=LAMP)
     services.design_version_publish(actor=user, design=design, manifest=CHARGER)
