@@ -19,7 +19,9 @@ from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
+from django_htmx.middleware import HtmxDetails
 
 from crowdmaker.commons import selectors
 from crowdmaker.commons.licences import LICENCES
@@ -29,6 +31,7 @@ from crowdmaker.core.errors import NotFound
 from crowdmaker.core.markdown import markdown_html
 from crowdmaker.people.models import User
 
+HTMX_VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")  # what chooses the catalog's full page
 DESIGNS_PER_PAGE = 24
 SEARCH_MAX_LENGTH = 200  # as in the API: longer search text is refused rather than cut
 ADD_TO_SYSTEM_TEMPLATE = "commons/_add_to_system.html"  # provided by the systems pages, when present
@@ -159,10 +162,15 @@ def catalog(request: HttpRequest) -> HttpResponse:
         "facets": selectors.catalog_facets(),
         "new_design_url": _url("commons:design_new"),
     }
-    # htmx swaps only the results (the form stays as the visitor is typing in it).
-    is_htmx = bool(getattr(request, "htmx", False)) and not request.htmx.boosted  # type: ignore[attr-defined]
-    template = "commons/_catalog_results.html" if is_htmx else "commons/catalog.html"
-    return render(request, template, context, status=status)
+    # htmx swaps only the results (the form stays as the visitor is typing in it). Back and forward restore the
+    # whole page from this URL when htmx's history cache misses: that request gets the full page.
+    htmx = getattr(request, "htmx", None)
+    partial = isinstance(htmx, HtmxDetails) and bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    template = "commons/_catalog_results.html" if partial else "commons/catalog.html"
+    response = render(request, template, context, status=status)
+    # One URL, two bodies: a cache (the browser's too) must keep them apart.
+    patch_vary_headers(response, HTMX_VARY)
+    return response
 
 
 # --- a design's page -----------------------------------------------------------------------------------------

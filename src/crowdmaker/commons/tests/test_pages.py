@@ -40,6 +40,11 @@ def text(response: Any) -> str:
     return re.sub(r" ([.,;:])", r"\1", words)  # "<a>version 3</a>." reads "version 3."
 
 
+def vary(response: Any) -> set[str]:
+    """The request headers the response says it depends on."""
+    return {name.strip() for name in response.get("Vary", "").split(",")}
+
+
 class _ListTree(HTMLParser):
     """The nested lists of the lineage tree as [[label, children], ...]; an item's label is its first link or
     bold text."""
@@ -225,6 +230,37 @@ def test_htmx_gets_only_the_results(client: Client, user: User, make_design: Cal
     assert html.lstrip().startswith('<section id="catalog-results"')
     assert "<html" not in html
     assert result_slugs(response) == ["lamp"]
+    assert {"HX-Request", "HX-History-Restore-Request"} <= vary(response)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"HX-Request": "true", "HX-History-Restore-Request": "true"},  # back/forward, htmx's history cache missed
+        {"HX-Request": "true", "HX-Boosted": "true"},
+    ],
+)
+def test_the_catalog_url_gives_the_full_page_and_says_what_it_varies_on(
+    client: Client, user: User, make_design: Callable[..., Design], headers: dict[str, str]
+) -> None:
+    make_design(user, "lamp")
+    response = client.get(CATALOG, {"q": "lamp"}, headers=headers)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html
+    assert 'role="search"' in html  # the form, with the nav around it
+    assert '<a href="/designs/" aria-current="page">Designs</a>' in html
+    assert result_slugs(response) == ["lamp"]
+    # The same URL is only the results for htmx: shared and browser caches must not mix the two up.
+    assert {"HX-Request", "HX-Boosted", "HX-History-Restore-Request"} <= vary(response)
+
+
+def test_a_bad_filter_from_htmx_is_a_400_fragment_that_varies_too(client: Client) -> None:
+    response = client.get(CATALOG, {"sort": "random"}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert "<html" not in response.content.decode()
+    assert "HX-Request" in vary(response)
 
 
 def test_catalog_query_count_does_not_grow_with_the_designs(
