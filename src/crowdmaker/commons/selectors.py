@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.db.models import Count, F, Func, QuerySet, TextField, Value
 from django.db.models.functions import Replace
 from django.utils.safestring import SafeString
 
+from crowdmaker.commons import systems
 from crowdmaker.commons.licences import LICENCES
 from crowdmaker.commons.models import Citation, Design, DesignVersion, VersionFile
 from crowdmaker.core.errors import NotFound
@@ -281,8 +283,7 @@ SELECT name FROM (
 }
 
 
-def catalog_facets() -> CatalogFacets:
-    """What the catalog's filters offer: the known licences and the families and interfaces in use."""
+def _load_catalog_facets() -> CatalogFacets:
     values = {}
     with connection.cursor() as cursor:
         for column, sql in FACET_SQL.items():
@@ -293,6 +294,27 @@ def catalog_facets() -> CatalogFacets:
         families=values["families"],
         interfaces=values["interfaces"],
     )
+
+
+_facets_lock = threading.Lock()
+_facets_cache: dict[str, tuple[tuple[object, ...], CatalogFacets]] = {}
+
+
+def catalog_facets() -> CatalogFacets:
+    """What the catalog's filters offer: the known licences and the families and interfaces in use.
+
+    The two facet queries read every design, so the answer is cached in this process under the catalog index's
+    key (`systems._catalog_key`, per database): a design's families and interfaces change only with a published
+    version or fork, which changes the key. The answer is shared between requests: read it, never change it."""
+    key = systems._catalog_key()
+    alias = connection.settings_dict["NAME"]
+    with _facets_lock:
+        cached = _facets_cache.get(alias)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        facets = _load_catalog_facets()
+        _facets_cache[alias] = (key, facets)
+        return facets
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crowdmaker.commons import services, views
@@ -266,10 +268,43 @@ def test_a_bad_filter_from_htmx_is_a_400_fragment_that_varies_too(client: Client
 def test_catalog_query_count_does_not_grow_with_the_designs(
     client: Client, family: dict[str, Design], django_assert_max_num_queries: Any
 ) -> None:
-    # session/user lookups aside: count, page, two filter lists; the same for 4 designs as for 1.
+    client.get(CATALOG)  # the filter lists, read once and cached until the catalog changes
+    # session/user lookups aside: count, page, the filter lists' cache key (two); the same for 4 designs as for 1.
     with django_assert_max_num_queries(4):
         response = client.get(CATALOG)
     assert len(result_slugs(response)) == 4
+
+
+def test_the_filter_lists_are_read_once_until_a_version_changes_them(
+    client: Client, user: User, other_user: User, make_design: Callable[..., Design]
+) -> None:
+    lamp = make_design(user, "lamp", manifest=manifest("Lamp", requires=["power.usb-c"], family=["smart-home"]))
+
+    def offered(response: Any) -> list[str]:
+        return re.findall(r'<option value="([^"]*)"></option>', response.content.decode())
+
+    def facet_queries(queries: CaptureQueriesContext) -> list[str]:
+        return [query["sql"] for query in queries.captured_queries if "unnest" in query["sql"]]
+
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(CATALOG)
+    assert len(facet_queries(queries)) == 2  # families and interfaces, the first time
+    assert offered(first) == ["smart-home", "power.usb-c"]
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(CATALOG, {"q": "lamp"})
+        htmx = client.get(CATALOG, {"q": "lamp"}, headers={"HX-Request": "true"})
+    assert facet_queries(queries) == []
+    assert offered(again) == ["smart-home", "power.usb-c"]
+    assert htmx.status_code == 200
+
+    # A new design, a new version and a fork each bring their families and interfaces with them.
+    make_design(other_user, "vise", manifest=manifest("Vise", family=["workshop"]))
+    assert offered(client.get(CATALOG)) == ["smart-home", "workshop", "power.usb-c"]
+    services.design_version_publish(actor=user, design=lamp, manifest=manifest("Lamp", family=["garden"]))
+    assert offered(client.get(CATALOG)) == ["garden", "workshop"]
+    services.design_fork(actor=other_user, upstream=lamp.versions.get(number=1), slug="lamp-fork", title="Fork",
+                         licence="CC-BY-4.0")  # fmt: skip
+    assert offered(client.get(CATALOG)) == ["garden", "smart-home", "workshop", "power.usb-c"]
 
 
 def test_publish_button_links_to_the_form(client: Client) -> None:
