@@ -123,7 +123,7 @@ class VersionOut(Schema):
 
     @staticmethod
     def resolve_files(version: DesignVersion) -> list[VersionFile]:
-        return list(version.files.select_related("version__design"))
+        return list(version.files.all())  # versions_with_files prefetches them, each with its version
 
 
 class AttributionOut(Schema):
@@ -396,7 +396,7 @@ def design_cite(request: HttpRequest, slug: str, payload: CitationIn) -> Status:
 )
 @paginate(Cursor, ordering=("-number",))
 def versions_list(request: HttpRequest, slug: str) -> object:
-    return selectors.versions_of(design=selectors.design_by_slug(slug=slug))
+    return selectors.versions_with_files(design=selectors.design_by_slug(slug=slug))
 
 
 @router.post(

@@ -10,6 +10,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from crowdmaker.commons.licences import SPDX_IDS
@@ -44,7 +45,9 @@ class Design(models.Model):
     )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the title, summary, description or tags last changed (design_update)."
+        null=True,
+        blank=True,
+        help_text="When design_update last changed the title (it keys the catalog cache with the versions).",
     )
     forked_from = models.ForeignKey(
         "DesignVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="forks",
@@ -120,7 +123,7 @@ class DesignImage(models.Model):
     """A picture on a design's page, stored through Django's storage API (local folder or S3 by configuration)."""
 
     design = models.ForeignKey(Design, on_delete=models.CASCADE, related_name="images")
-    file = models.FileField(max_length=200)
+    file = models.FileField(max_length=200, db_index=True)  # looked up by name when served under MEDIA_URL
     content_type = models.CharField(max_length=40)
     size = models.PositiveIntegerField()
     alt = models.CharField(max_length=200, blank=True, help_text="Text for people who cannot see the image.")
@@ -148,6 +151,40 @@ FILE_NAME_MAX_LENGTH = 120
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
+# What a design version may carry, by file name extension: the type we serve it as, and what its first bytes
+# must look like ("zip", "pdf", "text": UTF-8 without NUL, "any": binary formats without a reliable signature).
+VERSION_FILE_TYPES: dict[str, tuple[str, str]] = {
+    "stl": ("model/stl", "any"),
+    "3mf": ("model/3mf", "zip"),
+    "step": ("model/step", "text"),
+    "stp": ("model/step", "text"),
+    "obj": ("model/obj", "text"),
+    "scad": ("text/plain", "text"),
+    "fcstd": ("application/zip", "zip"),
+    "dxf": ("image/vnd.dxf", "text"),
+    "svg": ("image/svg+xml", "text"),
+    "gcode": ("text/plain", "text"),
+    "kicad_pcb": ("text/plain", "text"),
+    "kicad_sch": ("text/plain", "text"),
+    "kicad_pro": ("application/json", "text"),
+    "zip": ("application/zip", "zip"),
+    "pdf": ("application/pdf", "pdf"),
+    "png": ("image/png", "png"),
+    "jpg": ("image/jpeg", "jpeg"),
+    "jpeg": ("image/jpeg", "jpeg"),
+    "md": ("text/markdown", "text"),
+    "txt": ("text/plain", "text"),
+    "csv": ("text/csv", "text"),
+    "json": ("application/json", "text"),
+    "yaml": ("text/plain", "text"),
+    "ino": ("text/plain", "text"),
+    "c": ("text/plain", "text"),
+    "h": ("text/plain", "text"),
+    "py": ("text/plain", "text"),
+}
+VERSION_FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._ -]*$"
+
+
 class VersionFile(models.Model):
     """A file published with a design version (CAD, STL, Gerbers, firmware ...), immutable like the version.
 
@@ -166,7 +203,14 @@ class VersionFile(models.Model):
     class Meta:
         ordering = ("name",)
         constraints = [
-            models.UniqueConstraint("version", "name", name="commons_versionfile_name_once"),
+            models.UniqueConstraint("version", Lower("name"), name="commons_versionfile_name_once"),
+            models.CheckConstraint(
+                condition=models.Q(name__regex=VERSION_FILE_NAME_PATTERN), name="commons_versionfile_name_form"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(content_type__in=sorted({t for t, _ in VERSION_FILE_TYPES.values()})),
+                name="commons_versionfile_type_known",
+            ),
             models.CheckConstraint(
                 condition=models.Q(size__gt=0, size__lte=MAX_VERSION_FILE_BYTES), name="commons_versionfile_size_limit"
             ),

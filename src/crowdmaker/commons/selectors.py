@@ -59,7 +59,12 @@ def description_html(design: Design) -> SafeString:
 
 
 def versions_of(*, design: Design) -> QuerySet[DesignVersion]:
-    return DesignVersion.objects.filter(design=design).select_related("published_by")
+    return DesignVersion.objects.filter(design=design).select_related("published_by", "design")
+
+
+def versions_with_files(*, design: Design) -> QuerySet[DesignVersion]:
+    """The versions with their files prefetched (each file knows its version, for its download URL)."""
+    return versions_of(design=design).prefetch_related("files")
 
 
 def version_of(*, design: Design, number: int) -> DesignVersion:

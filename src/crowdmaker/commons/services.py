@@ -31,6 +31,8 @@ from crowdmaker.commons.models import (
     TAG_HELP,
     TAG_PATTERN,
     TITLE_MAX_LENGTH,
+    VERSION_FILE_NAME_PATTERN,
+    VERSION_FILE_TYPES,
     Citation,
     Design,
     DesignImage,
@@ -45,6 +47,8 @@ from crowdmaker.protocol.selectors import manifest_registry_problems
 
 EDITOR_ROLES = frozenset({Role.OWNER, Role.MAINTAINER})
 MAX_BOM_LINES = 500
+MAX_BOM_QUANTITY = 999_999_999  # the bill of materials form takes up to 9 digits ...
+MAX_BOM_UNIT_COST = 999_999_999_999  # ... and 12 digits of minor units
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 BOM_KEYS = frozenset({"item", "quantity", "unit_cost", "currency"})
 
@@ -107,11 +111,12 @@ def _clean_bom(bom: Any) -> list[dict[str, Any]]:
         if not isinstance(line["item"], str):
             raise Invalid("The item must be text.", field=f"{at}.item")
         item = clean_text(line["item"], field=f"{at}.item", max_length=200, required=True)
-        if not _is_int(line["quantity"]) or line["quantity"] <= 0:
-            raise Invalid("The quantity must be a whole number above zero.", field=f"{at}.quantity")
-        if not _is_int(line["unit_cost"]) or line["unit_cost"] < 0:
-            raise Invalid("The unit cost must be a whole number of minor units (cents), 0 or more.",
-                          field=f"{at}.unit_cost")  # fmt: skip
+        if not _is_int(line["quantity"]) or not 0 < line["quantity"] <= MAX_BOM_QUANTITY:
+            raise Invalid(f"The quantity must be a whole number from 1 to {MAX_BOM_QUANTITY:,}.",
+                          field=f"{at}.quantity")  # fmt: skip
+        if not _is_int(line["unit_cost"]) or not 0 <= line["unit_cost"] <= MAX_BOM_UNIT_COST:
+            raise Invalid(f"The unit cost must be a whole number of minor units (cents) from 0 to "
+                          f"{MAX_BOM_UNIT_COST:,}.", field=f"{at}.unit_cost")  # fmt: skip
         if not isinstance(line["currency"], str) or not re.fullmatch(CURRENCY_PATTERN, line["currency"]):
             raise Invalid("The currency must be a three-letter ISO 4217 code such as EUR.", field=f"{at}.currency")
         cleaned.append(
@@ -335,6 +340,7 @@ def design_update(
         raise NotFound("No design has this address.")
     _check_editor(locked, actor)
     changed: list[str] = []
+    title_before = locked.title
     if title is not None:
         locked.title = clean_text(title, field="title", max_length=TITLE_MAX_LENGTH, required=True)
         changed.append("title")
@@ -349,9 +355,11 @@ def design_update(
     if tags is not None:
         locked.tags = _clean_tags(tags)
         changed.append("tags")
-    if changed:
+    if locked.title != title_before:  # the title is what the engine's catalog index shows (systems.catalog_index)
         locked.edited_at = timezone.now()
-        locked.save(update_fields=[*changed, "edited_at"])
+        changed.append("edited_at")
+    if changed:
+        locked.save(update_fields=changed)
     return locked
 
 
@@ -372,44 +380,13 @@ def design_cite(*, actor: User, design: Design, cited: Design, note: str = "") -
 
 # --- version files --------------------------------------------------------------------------------------------
 
-# What a design version may carry, by file name extension: the type we serve it as, and what its first bytes
-# must look like ("zip", "pdf", "text": UTF-8 without NUL, "any": binary formats without a reliable signature).
-VERSION_FILE_TYPES: dict[str, tuple[str, str]] = {
-    "stl": ("model/stl", "any"),
-    "3mf": ("model/3mf", "zip"),
-    "step": ("model/step", "text"),
-    "stp": ("model/step", "text"),
-    "obj": ("model/obj", "text"),
-    "scad": ("text/plain", "text"),
-    "fcstd": ("application/zip", "zip"),
-    "dxf": ("image/vnd.dxf", "text"),
-    "svg": ("image/svg+xml", "text"),
-    "gcode": ("text/plain", "text"),
-    "kicad_pcb": ("text/plain", "text"),
-    "kicad_sch": ("text/plain", "text"),
-    "kicad_pro": ("application/json", "text"),
-    "zip": ("application/zip", "zip"),
-    "pdf": ("application/pdf", "pdf"),
-    "png": ("image/png", "png"),
-    "jpg": ("image/jpeg", "jpeg"),
-    "jpeg": ("image/jpeg", "jpeg"),
-    "md": ("text/markdown", "text"),
-    "txt": ("text/plain", "text"),
-    "csv": ("text/csv", "text"),
-    "json": ("application/json", "text"),
-    "yaml": ("text/plain", "text"),
-    "ino": ("text/plain", "text"),
-    "c": ("text/plain", "text"),
-    "h": ("text/plain", "text"),
-    "py": ("text/plain", "text"),
-}
 FILE_SIGNATURES = {
     "zip": (b"PK\x03\x04",),
     "pdf": (b"%PDF-",),
     "png": (b"\x89PNG\r\n\x1a\n",),
     "jpeg": (b"\xff\xd8\xff",),
 }
-FILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
+FILE_NAME_PATTERN = re.compile(VERSION_FILE_NAME_PATTERN)
 TEXT_SNIFF_BYTES = 64 * 1024
 
 
@@ -424,8 +401,9 @@ def _looks_like(upload: UploadedFile, kind: str) -> bool:
             return False
         try:
             head.decode("utf-8")
-        except UnicodeDecodeError as exc:  # a multi-byte character cut at the end of the sample is fine
-            return exc.start >= len(head) - 3
+        except UnicodeDecodeError as exc:  # a multi-byte character cut at the end of a partial sample is fine
+            cut = len(head) == TEXT_SNIFF_BYTES and (upload.size or 0) > TEXT_SNIFF_BYTES
+            return cut and exc.reason == "unexpected end of data"
         return True
     return head.startswith(FILE_SIGNATURES[kind])
 

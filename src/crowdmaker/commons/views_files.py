@@ -9,11 +9,27 @@ backend, image URLs point to the bucket and this route goes unused.
 
 from __future__ import annotations
 
+import logging
+
+from django.core.files import File
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest
 
 from crowdmaker.commons import selectors
 from crowdmaker.commons.models import DesignImage
 from crowdmaker.core.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+
+def _open(field: FieldFile) -> File:
+    """The stored file, or a 404 when the storage has lost it (a row without its file is an operator's problem,
+    reported in the log, not a visitor's 500)."""
+    try:
+        return field.open("rb")
+    except FileNotFoundError as exc:
+        logger.error("stored file %s is missing", field.name)
+        raise Http404("This file is missing from storage.") from exc
 
 
 def version_file(request: HttpRequest, slug: str, number: int, name: str) -> FileResponse:
@@ -21,7 +37,7 @@ def version_file(request: HttpRequest, slug: str, number: int, name: str) -> Fil
         file = selectors.version_file(slug=slug, number=number, name=name)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    response = FileResponse(file.file.open("rb"), as_attachment=True, filename=file.name,
+    response = FileResponse(_open(file.file), as_attachment=True, filename=file.name,
                             content_type=file.content_type)  # fmt: skip
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
@@ -33,7 +49,7 @@ def design_image(request: HttpRequest, name: str) -> FileResponse:
     image = DesignImage.objects.filter(file=name).first()
     if image is None:
         raise Http404("No image is stored under this name.")
-    response = FileResponse(image.file.open("rb"), content_type=image.content_type)
+    response = FileResponse(_open(image.file), content_type=image.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "public, max-age=86400"
     return response

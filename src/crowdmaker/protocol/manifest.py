@@ -58,6 +58,8 @@ EXTENSION_SCHEME = re.compile(r".+:.*")  # schemes outside the TD vocabulary mus
 PROVIDES, REQUIRES, FAMILY = "cm:provides", "cm:requires", "cm:family"
 INTERFACE_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)+$")
 DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+MAX_AMOUNT = 10**12  # a capacity or load above this is a typo, and the engine computes with floats
+MAX_INTEGER_DIGITS = 100
 
 # A rule checks one value at a pointer and records what is wrong with it (its return value is ignored).
 Rule = Callable[[object, str], object]
@@ -95,7 +97,7 @@ def parse_manifest(text: str) -> ParsedManifest:
 def read_json(text: str) -> object:
     """Strict JSON (no NaN or Infinity, which Python would accept); ValueError when `text` is not JSON."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except RecursionError as error:
         raise ValueError("the document nests too deeply") from error
 
@@ -104,7 +106,7 @@ def validate_manifest(document: object) -> list[Problem]:
     """Every problem of `document` as a Thing Description 1.1 with our extension; empty when valid."""
     rules = _Rules()
     rules.thing(document)
-    return rules.problems
+    return rules.problems or number_problems(document)
 
 
 def pointer_join(pointer: str, token: str | int) -> str:
@@ -114,6 +116,35 @@ def pointer_join(pointer: str, token: str | int) -> str:
 
 def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return number
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer has more than {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def number_problems(document: object, at: str = "", depth: int = 0) -> list[Problem]:
+    """Numbers a manifest must not hold although JSON can write them: infinities and NaN (which PostgreSQL cannot
+    store) and integers of more than MAX_INTEGER_DIGITS digits. Strict JSON text never parses to them
+    (`read_json`); a document built in Python or by another parser can."""
+    if depth > MAX_SCHEMA_DEPTH * 4:
+        return [Problem(at, "The document nests too deeply.")]
+    if isinstance(document, float) and not math.isfinite(document):
+        return [Problem(at, f"{document} is not a number a manifest can hold.")]
+    if isinstance(document, int) and not isinstance(document, bool) and abs(document) >= 10**MAX_INTEGER_DIGITS:
+        return [Problem(at, f"An integer may have at most {MAX_INTEGER_DIGITS} digits.")]
+    items = (
+        document.items() if isinstance(document, dict) else enumerate(document) if isinstance(document, list) else ()
+    )
+    return [problem for key, value in items for problem in number_problems(value, pointer_join(at, key), depth + 1)]
 
 
 def _is_number(value: object) -> bool:
@@ -702,5 +733,8 @@ class _Rules:
                     where,
                     f'A "{what}" dimension must be a lower-case name such as "watts", not {_describe(dimension)}.',
                 )
-            elif not _is_number(amount) or amount < 0 or not math.isfinite(amount):  # type: ignore[operator,arg-type]
-                self.fail(where, f'"{what}" of "{dimension}" must be a non-negative number, not {_describe(amount)}.')
+            elif not _is_number(amount) or not 0 <= amount <= MAX_AMOUNT:  # type: ignore[operator]
+                self.fail(
+                    where,
+                    f'"{what}" of "{dimension}" must be a number from 0 to {MAX_AMOUNT:.0e}, not {_describe(amount)}.',
+                )

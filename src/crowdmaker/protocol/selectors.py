@@ -92,11 +92,15 @@ def interface_dimensions(*, name: str, version: str) -> dict[str, dict[str, str]
     return dict(found)
 
 
+DECIDED = (VersionStatus.ACCEPTED, VersionStatus.DEPRECATED)
+
+
 def manifest_registry_problems(manifest: dict[str, Any]) -> list[Problem]:
     """What a (TD-valid) manifest says that the interface registry does not back, as pointed problems.
 
-    Every `cm:provides` entry must name a registered interface at a registered version (any status: products
-    built on a deprecated version still exist) and use only that version's capacity dimensions; every
+    Every `cm:provides` entry must name a registered interface at an accepted or deprecated version (products
+    built on a deprecated version still exist; a merely proposed one is not the protocol yet) and use only that
+    version's capacity dimensions; every
     `cm:requires` range must match at least one registered version, and its load dimensions must be ones those
     versions define. One query reads every version of the interfaces named.
     """
@@ -108,7 +112,9 @@ def manifest_registry_problems(manifest: dict[str, Any]) -> list[Problem]:
     ]
     names = {entry.get("interface") for _, _, entry in entries}
     registered: dict[str, list[tuple[Version, dict[str, Any]]]] = {}
-    rows = InterfaceVersion.objects.filter(interface__name__in=[n for n in names if isinstance(n, str)])
+    rows = InterfaceVersion.objects.filter(
+        interface__name__in=[n for n in names if isinstance(n, str)], status__in=DECIDED
+    )  # a proposed version is not part of the protocol until an operator accepts it
     for registered_name, version, dimensions in rows.values_list("interface__name", "version", "dimensions"):
         registered.setdefault(registered_name, []).append((Version.parse(version), dimensions or {}))
     known_types = set(InterfaceType.objects.filter(name__in=[n for n in names if isinstance(n, str)]).values_list(
@@ -135,7 +141,7 @@ def manifest_registry_problems(manifest: dict[str, Any]) -> list[Problem]:
             amounts, missing = "load", f"The registry has no version of {name} in the range {text}"
         if not matching:
             problems.append(Problem(pointer_join(at, "version"),
-                f"{missing} (registered: {available})."))  # fmt: skip
+                f"{missing} (accepted: {available})."))  # fmt: skip
             continue
         dimensions = {dimension for dims in matching for dimension in dims}
         for dimension in entry.get(amounts) or {}:

@@ -17,7 +17,15 @@ from django.utils import timezone
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.core.text import clean_text
 from crowdmaker.people.models import User
-from crowdmaker.protocol.manifest import DIMENSION_NAME, FAMILY, INTERFACE_NAME, PROVIDES, REQUIRES, validate_manifest
+from crowdmaker.protocol.manifest import (
+    DIMENSION_NAME,
+    FAMILY,
+    INTERFACE_NAME,
+    PROVIDES,
+    REQUIRES,
+    read_json,
+    validate_manifest,
+)
 from crowdmaker.protocol.models import (
     INTERFACE_NAME_MAX_LENGTH,
     InterfaceKind,
@@ -224,12 +232,16 @@ def manifest_import(*, raw: bytes) -> dict[str, Any]:
         raise Invalid(f"A Thing Description may be at most {MAX_IMPORT_BYTES // 1024} KiB.", code="file_too_large",
                       field="manifest")  # fmt: skip
     try:
-        document = json.loads(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Invalid("The file is not UTF-8 text.", code="manifest_not_json", field="manifest") from exc
+    try:
+        document = read_json(text)
     except json.JSONDecodeError as exc:
         raise Invalid(f"The file is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
                       code="manifest_not_json", field="manifest") from exc  # fmt: skip
+    except ValueError as exc:  # NaN, an infinite number, a huge integer, too deep
+        raise Invalid(f"The file is not JSON we accept: {exc}.", code="manifest_not_json", field="manifest") from exc
     problems = validate_manifest(document)
     if problems:
         first = problems[0]

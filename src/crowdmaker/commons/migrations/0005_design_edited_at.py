@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             name="edited_at",
             field=models.DateTimeField(
                 blank=True,
-                help_text="When the title, summary, description or tags last changed (design_update).",
+                help_text="When design_update last changed the title (it keys the catalog cache with the versions).",
                 null=True,
             ),
         ),

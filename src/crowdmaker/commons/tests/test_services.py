@@ -316,3 +316,51 @@ def test_concurrent_publishing_never_duplicates_a_number(make_user: Callable[...
     assert errors == []
     assert sorted(numbers) == [2, 3]
     assert sorted(design.versions.values_list("number", flat=True)) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "pointer"),
+    [
+        ("properties", float("inf"), "/properties/level/maximum"),
+        ("properties", 10**400, "/properties/level/maximum"),
+        ("capacity", 10**400, "/cm:provides/0/capacity/watts"),
+        ("capacity", 1e13, "/cm:provides/0/capacity/watts"),
+        ("capacity", float("nan"), "/cm:provides/0/capacity/watts"),
+    ],
+)
+def test_numbers_a_manifest_cannot_hold_are_refused(user: User, where: str, value: object, pointer: str) -> None:
+    document = manifest()
+    if where == "properties":
+        document["properties"] = {"level": {"type": "number", "maximum": value, "forms": [{"href": "http://x/l"}]}}
+    else:
+        document["cm:provides"] = [{"interface": "power.usb-c", "version": "1.0.0", "capacity": {"watts": value}}]
+    with pytest.raises(Invalid) as caught:
+        services.design_create(actor=user, slug="lamp", title="Lamp", licence="MIT", manifest=document)
+    assert caught.value.code == "manifest_invalid"
+    assert f"at {pointer}:" in caught.value.message
+    assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ({"item": "Screw", "quantity": 10**10, "unit_cost": 5, "currency": "EUR"}, "bom.0.quantity"),
+        ({"item": "Screw", "quantity": 1, "unit_cost": 10**12, "currency": "EUR"}, "bom.0.unit_cost"),
+        ({"item": "Screw", "quantity": 1, "unit_cost": 10**4200, "currency": "EUR"}, "bom.0.unit_cost"),
+    ],
+)
+def test_bill_of_materials_amounts_are_bounded(user: User, line: dict[str, object], field: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        services.design_create(actor=user, slug="lamp", title="Lamp", licence="MIT", manifest=manifest(), bom=[line])
+    assert caught.value.field == field
+    assert counts() == (0, 0, 0)
+
+
+def test_only_a_new_title_stamps_the_design_as_edited(user: User, make_design: Callable[..., Design]) -> None:
+    design = make_design(user, "lamp", title="Lamp")
+    services.design_update(actor=user, design=design, title="Lamp", summary="New words", tags=["new"])
+    design.refresh_from_db()
+    assert (design.summary, design.edited_at) == ("New words", None)  # the catalog index need not be rebuilt
+    services.design_update(actor=user, design=design, title="Lamp II")
+    design.refresh_from_db()
+    assert design.edited_at is not None

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from crowdmaker.commons import services
 from crowdmaker.commons.models import MAX_FILES_PER_VERSION, MAX_VERSION_FILE_BYTES, Design, DesignVersion, VersionFile
@@ -161,3 +163,41 @@ def test_publish_with_files_through_the_api(api: ApiClient, user: User, make_des
     assert refused.json()["error"]["code"] == "file_type"
     assert DesignVersion.objects.filter(design__slug="lamp").count() == 2
     assert api.client.get("/designs/lamp/v2/files/nothing.stl").status_code == 404
+
+
+def test_listing_versions_with_files_takes_a_fixed_number_of_queries(
+    api: ApiClient, user: User, make_design: Callable[..., Design]
+) -> None:
+    design = make_design(user, "lamp")
+
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get("/api/v1/designs/lamp/versions").status_code == 200
+        return len(queries)
+
+    services.design_version_publish(actor=user, design=design, manifest=manifest(), files=[upload("a.stl", STL)])
+    count_queries()  # the token's first use of the day is recorded once
+    few = count_queries()
+    for number in range(3):
+        services.design_version_publish(actor=user, design=design, manifest=manifest(),
+                                        files=[upload(f"b{number}.stl", STL), upload(f"c{number}.md", b"# c")])  # fmt: skip
+    assert count_queries() == few
+
+
+def test_a_file_lost_by_the_storage_is_a_404(user: User, make_design: Callable[..., Design], media: Path) -> None:
+    design = make_design(user, "lamp")
+    version = services.design_version_publish(actor=user, design=design, manifest=manifest(),
+                                              files=[upload("case.stl", STL)])  # fmt: skip
+    (media / (version.files.get().file.name or "")).unlink()
+    assert Client().get("/designs/lamp/v2/files/case.stl").status_code == 404
+
+
+def test_text_with_broken_utf8_is_refused_even_at_its_end(user: User, make_design: Callable[..., Design]) -> None:
+    design = make_design(user, "lamp")
+    with pytest.raises(Invalid) as refused:
+        services.design_version_publish(actor=user, design=design, manifest=manifest(),
+                                        files=[upload("notes.md", b"# Notes\xe2\x82")])  # fmt: skip
+    assert refused.value.code == "file_type"
+    long_text = "é".join(["x" * 1000] * 70).encode()  # more than the 64 KiB sniffed, cut inside a character
+    services.design_version_publish(actor=user, design=design, manifest=manifest(),
+                                    files=[upload("long.md", long_text)])  # fmt: skip

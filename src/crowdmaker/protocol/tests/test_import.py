@@ -92,9 +92,9 @@ def test_registered_interfaces_pass() -> None:
         ({"interface": "power.warp-core", "version": "1.0.0"}, "provides", "/cm:provides/0/interface",
          "power.warp-core is not in the interface registry"),
         ({"interface": "power.usb-c", "version": "2.0.0"}, "provides", "/cm:provides/0/version",
-         "The registry has no version 2.0.0 of power.usb-c (registered: 1.0.0)."),
+         "The registry has no version 2.0.0 of power.usb-c (accepted: 1.0.0)."),
         ({"interface": "power.usb-c", "version": "^2.0"}, "requires", "/cm:requires/0/version",
-         "The registry has no version of power.usb-c in the range ^2.0 (registered: 1.0.0)."),
+         "The registry has no version of power.usb-c in the range ^2.0 (accepted: 1.0.0)."),
         ({"interface": "power.usb-c", "version": "1.0.0", "capacity": {"amps": 3}}, "provides",
          "/cm:provides/0/capacity/amps", 'power.usb-c has no dimension "amps" (its dimensions: ports, watts).'),
         ({"interface": "power.usb-c", "version": "^1", "load": {"volts": 5}}, "requires",
@@ -106,3 +106,34 @@ def test_unregistered_interfaces_are_pointed_at(entry: dict[str, Any], key: str,
     problems = manifest_registry_problems(manifest)
     assert [problem.pointer for problem in problems] == [pointer]
     assert reason in problems[0].reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"n": NaN}', "NaN is not a JSON number"),
+        (b'{"n": 1e400}', "the number 1e400 is too large"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "more than 100 digits"),
+        (b"[" * 5000 + b"]" * 5000, "nests too deeply"),
+    ],
+)
+def test_numbers_json_cannot_hold_faithfully_are_refused(raw: bytes, message: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        manifest_import(raw=raw)
+    assert refused.value.code == "manifest_not_json"
+    assert message in refused.value.message
+
+
+@pytest.mark.django_db
+def test_a_merely_proposed_version_is_not_the_protocol_yet(make_user: Any) -> None:
+    from crowdmaker.protocol import services
+
+    maker = make_user("ada")
+    services.interface_type_propose(
+        actor=maker, name="power.junk-thing", kind="power", description="Not accepted.", version="1.0.0",
+        dimensions={"watts": {"unit": "W", "description": "power"}},
+    )  # fmt: skip
+    manifest = with_interfaces(provides=[{"interface": "power.junk-thing", "version": "1.0.0"}])
+    problems = manifest_registry_problems(manifest)
+    assert [p.pointer for p in problems] == ["/cm:provides/0/version"]
+    assert "(accepted: none)" in problems[0].reason
