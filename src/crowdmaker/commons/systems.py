@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, QuerySet
+from django.db.models.fields.json import KeyTransform
 
 from crowdmaker.commons.models import SYSTEM_NAME_MAX_LENGTH, Design, DesignVersion, System, SystemMember
 from crowdmaker.core.errors import Conflict, Invalid, NotFound
@@ -150,12 +151,14 @@ def engine_members(members: list[SystemMember]) -> list[engine.Member]:
 
 
 def _build_catalog_index() -> engine.CatalogIndex:
-    """The latest version of every design, scored by how often the design was forked."""
+    """The latest version of every design, scored by how often the design was forked.
+
+    Reads only what the engine needs (the `cm:` lists, not whole Thing Descriptions) as plain rows, in chunks."""
     latest = (
         DesignVersion.objects.order_by("design_id", "-number")
         .distinct("design_id")
-        .select_related("design")
-        .only("id", "number", "manifest", "design__slug", "design__title")
+        .annotate(provides=KeyTransform(PROVIDES, "manifest"), requires=KeyTransform(REQUIRES, "manifest"))
+        .values_list("design_id", "number", "design__slug", "design__title", "provides", "requires")
     )
     forks = dict(
         Design.objects.filter(forked_from__isnull=False)
@@ -164,7 +167,14 @@ def _build_catalog_index() -> engine.CatalogIndex:
         .values_list("forked_from__design_id", "n")
     )
     return engine.CatalogIndex(
-        version_member(v, score=float(forks.get(v.design_id, 0))) for v in latest.iterator(chunk_size=2000)
+        engine.Member(
+            f"{slug}@v{number}",
+            title,
+            _provides({PROVIDES: provides}),
+            _requires({REQUIRES: requires}),
+            score=float(forks.get(design_id, 0)),
+        )
+        for design_id, number, slug, title, provides, requires in latest.iterator(chunk_size=5000)
     )
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from crowdmaker.protocol.semver import Version, VersionRange
+from crowdmaker.protocol.semver import Version, VersionRange, parse_range, parse_version
 
 # Relative tolerance on capacity sums: loads are decimals written as floats (7.5 W), and 0.1 + 0.2 must fit 0.3.
 CAPACITY_TOLERANCE = 1e-9
@@ -72,7 +72,7 @@ class Provide:
     semver: Version = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "semver", Version.parse(self.version))
+        object.__setattr__(self, "semver", parse_version(self.version))
         object.__setattr__(self, "capacity", _amounts(self.capacity, what="capacity"))
 
 
@@ -84,7 +84,7 @@ class Require:
     range: VersionRange = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "range", VersionRange.parse(self.version_range))
+        object.__setattr__(self, "range", parse_range(self.version_range))
         object.__setattr__(self, "load", _amounts(self.load, what="load"))
 
 

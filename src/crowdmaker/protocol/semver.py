@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _NUMBER = re.compile(r"0|[1-9][0-9]*")
 _OPERATORS = (">=", "<=", ">", "<", "=", "^", "~")
@@ -190,3 +191,23 @@ def _parse_comparator(raw: str, *, whole: str) -> tuple[Version, Version | None]
     if version.minor > 0 or len(parts) == 2:
         return version, Version(0, version.minor + 1, 0)
     return version, _next(version)
+
+
+@lru_cache(maxsize=4096)
+def _version_of(text: str) -> Version:
+    return Version.parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _range_of(text: str) -> VersionRange:
+    return VersionRange.parse(text)
+
+
+def parse_version(text: str) -> Version:
+    """`Version.parse`, remembered: a catalog of 100,000 products spells its versions a handful of ways."""
+    return _version_of(text) if isinstance(text, str) else Version.parse(text)
+
+
+def parse_range(text: str) -> VersionRange:
+    """`VersionRange.parse`, remembered (ranges are immutable, so one parsed range serves every product)."""
+    return _range_of(text) if isinstance(text, str) else VersionRange.parse(text)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crowdmaker.protocol.semver import Version, VersionRange, VersionSyntaxError
+from crowdmaker.protocol.semver import Version, VersionRange, VersionSyntaxError, parse_range, parse_version
 
 
 def v(text: str) -> Version:
@@ -186,3 +186,14 @@ def test_caret_upper_bound_is_exclusive_and_the_next_breaking_version(version: V
     assert caret.upper is not None
     assert not caret.contains(caret.upper)
     assert caret.contains(version)
+
+
+def test_remembered_parsing_gives_the_same_immutable_answers() -> None:
+    assert parse_range("^1.2") is parse_range("^1.2")
+    assert parse_range("^1.2") == VersionRange.parse("^1.2")
+    assert parse_version("1.2") is parse_version("1.2")
+    assert parse_version("1.2") == Version(1, 2, 0)
+    with pytest.raises(VersionSyntaxError):
+        parse_range("^x")  # refusals are not remembered as answers
+    with pytest.raises(VersionSyntaxError):
+        parse_range("^x")
