@@ -1174,6 +1174,12 @@ def main(argv: list[str] | None = None) -> int:
         "(sequential requests; warm = medians over all warm requests of all rounds; x health = median over the sessions of warm median / health median)"
     )
 
+    machine["git_commit_at_end"] = git_commit()
+    if machine["git_commit_at_end"] != machine["git_commit"]:
+        say(
+            f"WARNING: the checkout moved from {machine['git_commit']} to {machine['git_commit_at_end']} during the "
+            "run; servers started after that ran the newer code, so figures may mix two versions"
+        )
     payload = {
         "benchmark": "catalog",
         "machine": machine,
