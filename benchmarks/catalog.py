@@ -632,10 +632,10 @@ def build_index_uncached() -> Any:
     per-process cache of `catalog_index()` (the "catalog index cache")."""
     from crowdmaker.commons import systems
 
-    build = getattr(systems, "_build_catalog_index", None)
+    build = getattr(systems, "_build_catalog", None)
     if build is None:  # before the cache: catalog_index() built the index on every call
         return systems.catalog_index()
-    return build()
+    return build(systems._catalog_key()).index
 
 
 def time_index(runs: int) -> dict[str, Any]:
@@ -688,8 +688,41 @@ def time_index(runs: int) -> dict[str, Any]:
         say(
             f"  cache key query {statistics.median(keys) * 1000:.1f} ms, cached catalog_index() {statistics.median(cached) * 1000:.1f} ms (medians of 20)"
         )
+    if hasattr(systems, "_refresh_catalog"):
+        result["refresh_after_publication_s"] = time_refresh(runs=5)
     connection.close()
     return result
+
+
+def time_refresh(runs: int) -> dict[str, Any]:
+    """What the first catalog request after a publication pays in a worker that has the index: one new version
+    published (in a transaction rolled back afterwards, so the catalog stays as generated), then catalog_index()
+    reads only what changed. The cached index from before is put back after each rollback."""
+    from django.db import connection, transaction
+
+    from crowdmaker.commons import services, systems
+    from crowdmaker.commons.models import Design
+
+    systems.catalog_index()
+    alias = str(connection.settings_dict["NAME"])
+    before = systems._catalog_cache[alias]
+    design = Design.objects.filter(owner_user__isnull=False).select_related("owner_user").order_by("id").first()
+    assert design is not None
+    assert design.owner_user is not None
+    latest = design.versions.order_by("-number").first()
+    assert latest is not None
+    seconds: list[float] = []
+    for run in range(1, runs + 1):
+        with transaction.atomic():
+            services.design_version_publish(actor=design.owner_user, design=design, manifest=latest.manifest)
+            started = time.perf_counter()
+            index = systems.catalog_index()
+            seconds.append(time.perf_counter() - started)
+            assert index is not before.index
+            transaction.set_rollback(True)
+        systems._catalog_cache[alias] = before
+        say(f"  refresh after a publication [{run}/{runs}]: {seconds[-1]:.2f} s")
+    return summary(seconds)
 
 
 def summary(samples: list[float], digits: int = 4) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,32 +151,93 @@ def engine_members(members: list[SystemMember]) -> list[engine.Member]:
     return result
 
 
-def _build_catalog_index() -> engine.CatalogIndex:
-    """The latest version of every design, scored by how often the design was forked.
+@dataclass(frozen=True)
+class _Catalog:
+    """A built index with what an incremental refresh needs: where each design sits and its fork count."""
 
-    Reads only what the engine needs (the `cm:` lists, not whole Thing Descriptions) as plain rows, in chunks."""
+    key: tuple[object, ...]
+    index: engine.CatalogIndex
+    design_ids: list[int]  # the design of each member, by position
+    positions: dict[int, int]  # design id -> position
+    forks: dict[int, int]  # design id -> how often it was forked
+
+
+def _catalog_rows(versions: QuerySet[DesignVersion]) -> Iterator[tuple[Any, ...]]:
+    """(design id, number, slug, title, cm:provides, cm:requires) of the latest of `versions` per design: only
+    what the engine needs, not whole Thing Descriptions, as plain rows in chunks."""
     latest = (
-        DesignVersion.objects.order_by("design_id", "-number")
+        versions.order_by("design_id", "-number")
         .distinct("design_id")
         .annotate(provides=KeyTransform(PROVIDES, "manifest"), requires=KeyTransform(REQUIRES, "manifest"))
         .values_list("design_id", "number", "design__slug", "design__title", "provides", "requires")
     )
+    return latest.iterator(chunk_size=5000)
+
+
+def _member(slug: str, number: int, title: str, provides: Any, requires: Any, score: float) -> engine.Member:
+    return engine.Member(
+        f"{slug}@v{number}", title, _provides({PROVIDES: provides}), _requires({REQUIRES: requires}), score=score
+    )
+
+
+def _build_catalog(key: tuple[object, ...]) -> _Catalog:
+    """The latest version of every design, scored by how often the design was forked."""
     forks = dict(
         Design.objects.filter(forked_from__isnull=False)
         .values_list("forked_from__design_id")
         .annotate(n=Count("id"))
         .values_list("forked_from__design_id", "n")
     )
-    return engine.CatalogIndex(
-        engine.Member(
-            f"{slug}@v{number}",
-            title,
-            _provides({PROVIDES: provides}),
-            _requires({REQUIRES: requires}),
-            score=float(forks.get(design_id, 0)),
-        )
-        for design_id, number, slug, title, provides, requires in latest.iterator(chunk_size=5000)
-    )
+    members, design_ids = [], []
+    for design_id, number, slug, title, provides, requires in _catalog_rows(DesignVersion.objects.all()):
+        members.append(_member(slug, number, title, provides, requires, float(forks.get(design_id, 0))))
+        design_ids.append(design_id)
+    positions = {design_id: position for position, design_id in enumerate(design_ids)}
+    return _Catalog(key, engine.CatalogIndex(members), design_ids, positions, forks)
+
+
+def _refresh_catalog(old: _Catalog, key: tuple[object, ...]) -> _Catalog | None:
+    """`old` brought up to `key` by reading only what changed since, or None when only a full build is safe.
+
+    Versions are only ever added, each with a higher id than the versions of its design before it, so the new
+    rows (id above the old highest) are the new latest versions; a design's first version that is a fork
+    raises its upstream's score. If fewer rows are new than the count grew by, a version with a lower id
+    committed late, and the whole catalog is read again. Designs whose title changed get their new label.
+    """
+    old_last, old_count, old_edited = old.key
+    last, count, edited = key
+    if old_last is None or last is None or not isinstance(count, int) or not isinstance(old_count, int):
+        return None
+    new_versions = DesignVersion.objects.filter(id__gt=old_last)
+    if new_versions.count() != count - old_count:
+        return None
+    members = list(old.index.members)
+    design_ids, positions, forks = list(old.design_ids), dict(old.positions), dict(old.forks)
+    for upstream in new_versions.filter(number=1, design__forked_from__isnull=False).values_list(
+        "design__forked_from__design_id", flat=True
+    ):
+        forks[upstream] = forks.get(upstream, 0) + 1
+    for design_id, number, slug, title, provides, requires in _catalog_rows(new_versions):
+        member = _member(slug, number, title, provides, requires, float(forks.get(design_id, 0)))
+        if design_id in positions:
+            members[positions[design_id]] = member
+        else:
+            positions[design_id] = len(members)
+            members.append(member)
+            design_ids.append(design_id)
+    renamed = Design.objects.none()
+    if edited != old_edited:
+        renamed = Design.objects.filter(edited_at__isnull=False)
+        renamed = renamed if old_edited is None else renamed.filter(edited_at__gt=old_edited)
+    changed_titles = dict(renamed.values_list("id", "title"))
+    for design_id in set(changed_titles) | {d for d in forks if forks[d] != old.forks.get(d, 0)}:
+        position = positions.get(design_id)
+        if position is None:
+            continue
+        was = members[position]
+        members[position] = engine.Member(was.id, changed_titles.get(design_id, was.label), was.provides,
+                                          was.requires, score=float(forks.get(design_id, 0)))  # fmt: skip
+    return _Catalog(key, engine.CatalogIndex(members), design_ids, positions, forks)
 
 
 def _catalog_key() -> tuple[object, ...]:
@@ -189,22 +251,22 @@ def _catalog_key() -> tuple[object, ...]:
 
 
 _catalog_lock = threading.Lock()
-_catalog_cache: dict[str, tuple[tuple[object, ...], engine.CatalogIndex]] = {}
+_catalog_cache: dict[str, _Catalog] = {}
 
 
 def catalog_index() -> engine.CatalogIndex:
-    """The engine's index of the catalog, cached in this process until a version is published, a design forked
-    or edited. The first request after a change rebuilds it (benchmarks/catalog.py measures how long that takes
-    on 100,000 designs); each process keeps one index, keyed by the database it reads."""
+    """The engine's index of the catalog, kept in this process (one per database) and brought up to date when a
+    version is published, a design forked or renamed, by reading only what changed (`_refresh_catalog`); the
+    first request of a process builds it whole (benchmarks/catalog.py measures both on 100,000 designs)."""
     key = _catalog_key()
-    alias = connection.settings_dict["NAME"]
+    alias = str(connection.settings_dict["NAME"])
     with _catalog_lock:
         cached = _catalog_cache.get(alias)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        index = _build_catalog_index()
-        _catalog_cache[alias] = (key, index)
-        return index
+        if cached is not None and cached.key == key:
+            return cached.index
+        fresh = (_refresh_catalog(cached, key) if cached is not None else None) or _build_catalog(key)
+        _catalog_cache[alias] = fresh
+        return fresh.index
 
 
 @dataclass(frozen=True)

@@ -270,29 +270,62 @@ def test_a_system_name_with_a_control_character_is_refused_and_creates_nothing(u
     assert System.objects.count() == 0
 
 
-def test_the_catalog_index_is_cached_until_the_catalog_changes(
-    user: User, other_user: User, starter: dict[str, Design]
-) -> None:
+def _refreshed(old: Any) -> Any:
+    """`old` refreshed to the catalog as it is now; it must not need a full build, and must equal one."""
+    key = systems._catalog_key()
+    refreshed = systems._refresh_catalog(old, key)
+    assert refreshed is not None
+    full = systems._build_catalog(key).index
+    assert [(m.id, m.label, m.score) for m in refreshed.index.members] == [
+        (m.id, m.label, m.score) for m in full.members
+    ]
+    assert (refreshed.index.providers, refreshed.index.requirers) == (full.providers, full.requirers)
+    return refreshed
+
+
+def test_the_catalog_index_is_kept_until_the_catalog_changes(user: User, starter: dict[str, Design]) -> None:
     first = systems.catalog_index()
     assert systems.catalog_index() is first  # nothing changed: the same index, not rebuilt
     with CaptureQueriesContext(connection) as queries:
         systems.catalog_index()
-    assert len(queries) == 2  # the key only: versions' last id and count, designs' last edit
-
+    assert len(queries) == 2  # the key only: versions' last id and count, designs' last title change
     lamp = starter["desk-lamp"]
     services.design_version_publish(actor=user, design=lamp, manifest=lamp.versions.get().manifest)
-    published = systems.catalog_index()
-    assert published is not first
-    assert sum(member.id.startswith("desk-lamp@v2") for member in published.members) == 1
+    changed = systems.catalog_index()
+    assert changed is not first
+    assert sum(member.id.startswith("desk-lamp@v2") for member in changed.members) == 1
+
+
+def test_a_change_is_read_alone_and_gives_what_a_full_build_gives(
+    user: User, other_user: User, starter: dict[str, Design]
+) -> None:
+    catalog = systems._build_catalog(systems._catalog_key())
+    lamp = starter["desk-lamp"]
+    services.design_version_publish(actor=user, design=lamp, manifest=lamp.versions.get().manifest)
+    catalog = _refreshed(catalog)
+    assert [m.id for m in catalog.index.members if m.id.startswith("desk-lamp@")] == ["desk-lamp@v2"]
 
     services.design_update(actor=user, design=lamp, title="Desk lamp, renamed")
-    renamed = systems.catalog_index()
-    assert renamed is not published
-    assert [m.label for m in renamed.members if m.id.startswith("desk-lamp@")] == ["Desk lamp, renamed"]
+    catalog = _refreshed(catalog)
+    assert [m.label for m in catalog.index.members if m.id.startswith("desk-lamp@")] == ["Desk lamp, renamed"]
 
     services.design_fork(actor=other_user, upstream=lamp.versions.get(number=2), slug="lamp-fork", title="Fork",
                          licence="CC-BY-4.0")  # fmt: skip
-    forked = systems.catalog_index()
-    assert forked is not renamed
-    scores = {m.id.split("@")[0]: m.score for m in forked.members}
-    assert (scores["desk-lamp"], scores["lamp-fork"]) == (1.0, 0.0)
+    services.design_fork(actor=other_user, upstream=lamp.versions.get(number=1), slug="lamp-fork-2",
+                         title="Fork 2", licence="CC-BY-4.0")  # fmt: skip
+    catalog = _refreshed(catalog)
+    scores = {m.id.split("@")[0]: m.score for m in catalog.index.members}
+    assert (scores["desk-lamp"], scores["lamp-fork"], scores["lamp-fork-2"]) == (2.0, 0.0, 0.0)
+
+
+def test_a_version_committed_late_makes_a_full_build(user: User, starter: dict[str, Design]) -> None:
+    """A version with a lower id can commit after one with a higher id: the count tells, and the refresh gives
+    way to a full build rather than miss it."""
+    systems.catalog_index()
+    lamp = starter["desk-lamp"]
+    services.design_version_publish(actor=user, design=lamp, manifest=lamp.versions.get().manifest)
+    key = systems._catalog_key()
+    old = systems._build_catalog(key)
+    last, count, edited = key
+    pretend = systems._Catalog((last, count - 2, edited), old.index, old.design_ids, old.positions, old.forks)
+    assert systems._refresh_catalog(pretend, key) is None  # no new rows, yet the count grew: rebuild
