@@ -327,5 +327,6 @@ def test_a_version_committed_late_makes_a_full_build(user: User, starter: dict[s
     key = systems._catalog_key()
     old = systems._build_catalog(key)
     last, count, edited = key
+    assert isinstance(count, int)
     pretend = systems._Catalog((last, count - 2, edited), old.index, old.design_ids, old.positions, old.forks)
     assert systems._refresh_catalog(pretend, key) is None  # no new rows, yet the count grew: rebuild
