@@ -156,13 +156,14 @@ def _record_decline(
     return payment
 
 
-def _quote_fee(amount: Money) -> Money:
-    """The platform fee on `amount` at the configured rate (the system check ledger.E001 vets the setting)."""
+def quote_fee(amount: Money, unit_cost: Money | None = None) -> Money:
+    """The platform fee on the margin of `amount` over the declared `unit_cost` (all of it when none is declared),
+    at the configured rate (the system check ledger.E001 vets the setting)."""
     try:
         rate = fee_rate(settings.CROWDMAKER_PLATFORM_FEE_RATE)
     except MoneyError as exc:
         raise ImproperlyConfigured(f"CROWDMAKER_PLATFORM_FEE_RATE: {exc}") from exc
-    return platform_fee(amount, None, rate)
+    return platform_fee(amount, unit_cost, rate)
 
 
 # --- authorize ------------------------------------------------------------------------------------------------
@@ -177,8 +178,12 @@ def payment_authorize(
     payment_method: str,
     reference: str | None = None,
     gateway: PaymentGateway | None = None,
+    unit_cost: Money | None = None,
 ) -> Payment:
-    """Record a payment and hold `amount` on the payment method. The same reference resumes the same payment."""
+    """Record a payment and hold `amount` on the payment method. The same reference resumes the same payment.
+
+    `unit_cost` is the publicly declared cost of what is paid for (a tier's rewards): the platform fee is taken on
+    the margin above it (MONEY.md), fixed now and shown before the payer commits."""
     gateway = gateway or payment_gateway()
     if not isinstance(amount, Money) or amount.amount <= 0:
         raise Invalid("A payment moves more than zero.", field="amount")
@@ -187,7 +192,10 @@ def payment_authorize(
     if not payment_method or len(payment_method) > 100:
         raise Invalid("A payment method is 1 to 100 characters.", field="payment_method")
     reference = reference or f"payment-{uuid.uuid4().hex}"
-    fee = _quote_fee(amount)  # before anything is written or charged: a bad rate refuses the payment
+    if unit_cost is not None and (not isinstance(unit_cost, Money) or unit_cost.currency != amount.currency
+                                  or unit_cost.amount < 0):  # fmt: skip
+        raise Invalid("A declared unit cost is an amount of 0 or more in the payment's currency.", field="unit_cost")
+    fee = quote_fee(amount, unit_cost)  # before anything is written or charged: a bad rate refuses the payment
     terms = {
         "payer_id": payer_id,
         "payee_kind": payee_kind,

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "crowdmaker.ledger",
     "crowdmaker.protocol",
     "crowdmaker.commons",
+    "crowdmaker.funding",
 ]
 
 MIDDLEWARE = [

@@ -800,3 +800,16 @@ def test_a_stale_capture_the_gateway_declines_is_recorded_and_voided_by_the_job(
     assert (payment.status, payment.captured_amount) == ("voided", 0)
     assert Transaction.objects.count() == 0
     assert payments.payments_resume_stale() == {"finished": 0, "declined": 0, "unavailable": 0, "refused": 0}
+
+
+def test_the_fee_is_taken_on_the_margin_over_a_declared_unit_cost(user: User, other_user: User, team: Team) -> None:
+    payment = authorize(other_user, team, 4_000, unit_cost=eur(1_500))
+    assert payment.fee_quoted == 250  # 10 % of 4,000 - 1,500
+    above_price = authorize(other_user, team, 4_000, unit_cost=eur(5_000), reference="p-2")
+    assert above_price.fee_quoted == 0  # the margin is never below zero
+    before = ledger_state()
+    with pytest.raises(Invalid) as refused:
+        authorize(other_user, team, 4_000, unit_cost=Money(100, "USD"), reference="p-3")
+    assert refused.value.field == "unit_cost"
+    assert ledger_state() == before
+    assert not Payment.objects.filter(reference="p-3").exists()

@@ -1,0 +1,322 @@
+"""Campaigns, their reward tiers, add-ons and stretch goals, and the pledges backers make, with their invariants
+as constraints.
+
+Rows are written only through `funding.services` (campaigns and tiers) and `funding.pledges` (pledges).
+A limited tier is never oversold, whatever the concurrency, without a counter every pledge would update (a hot
+row): the tier owns `limit` numbered TierSlot rows, a pledge claims a free one with SKIP LOCKED, and a unique
+constraint lets a slot hold one live pledge at most. Money is integer minor units in the campaign's currency.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from crowdmaker.commons.models import DesignVersion
+from crowdmaker.ledger.models import Payment
+from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Team, User
+
+TITLE_MAX_LENGTH = 120
+SUMMARY_MAX_LENGTH = 300
+STORY_MAX_LENGTH = 50_000
+MAX_AMOUNT = 10**12  # minor units: ten billion euros is not a campaign, it is a typo
+
+
+class FundingModel(models.TextChoices):
+    ALL_OR_NOTHING = "all-or-nothing", "All or nothing"
+    FLEXIBLE = "flexible", "Flexible"
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    LIVE = "live", "Live"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Campaign(models.Model):
+    slug = models.CharField(max_length=50, validators=[RegexValidator(SLUG_PATTERN, SLUG_HELP)])
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    summary = models.CharField(max_length=SUMMARY_MAX_LENGTH, blank=True)
+    story = models.TextField(blank=True, help_text="Markdown.")
+    risks = models.TextField(blank=True, help_text="Risks and challenges, Markdown.")
+    faq = models.JSONField(default=list, blank=True, help_text='[{"question": ..., "answer": ...}]')
+    owner_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns")
+    owner_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    goal = models.BigIntegerField(help_text="Minor units.")
+    funding_model = models.CharField(max_length=20, choices=FundingModel.choices, default=FundingModel.ALL_OR_NOTHING)
+    starts_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    late_pledges = models.BooleanField(default=False, help_text="Accept pledges after a successful deadline.")
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When the deadline's outcome was recorded.")
+    settled_at = models.DateTimeField(null=True, blank=True, help_text="When settlement finished.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("slug", name="funding_campaign_slug_unique"),
+            models.CheckConstraint(condition=Q(slug__regex=SLUG_PATTERN), name="funding_campaign_slug_format"),
+            models.CheckConstraint(condition=~Q(title=""), name="funding_campaign_title_set"),
+            models.CheckConstraint(
+                condition=Q(owner_user__isnull=False, owner_team__isnull=True)
+                | Q(owner_user__isnull=True, owner_team__isnull=False),
+                name="funding_campaign_one_owner",
+            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="funding_campaign_currency"),
+            models.CheckConstraint(condition=Q(goal__gt=0, goal__lte=MAX_AMOUNT), name="funding_campaign_goal"),
+            models.CheckConstraint(
+                condition=Q(deadline__gt=F("starts_at")), name="funding_campaign_deadline_after_start"
+            ),
+            models.CheckConstraint(condition=Q(funding_model__in=FundingModel.values), name="funding_campaign_model"),
+            models.CheckConstraint(condition=Q(status__in=CampaignStatus.values), name="funding_campaign_status"),
+            models.CheckConstraint(
+                condition=Q(status=CampaignStatus.DRAFT) | Q(published_at__isnull=False),
+                name="funding_campaign_published_when_not_draft",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[CampaignStatus.DRAFT, CampaignStatus.LIVE, CampaignStatus.CANCELLED])
+                | Q(decided_at__isnull=False),
+                name="funding_campaign_decided_when_decided",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "deadline"], name="funding_campaign_due")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CampaignDesign(models.Model):
+    """A design version the campaign funds into production (a bundle has several, from one or several makers)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="designs")
+    design_version = models.ForeignKey(DesignVersion, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint("campaign", "design_version", name="funding_campaigndesign_once")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.design_version_id}"
+
+
+class BeneficiaryKind(models.TextChoices):
+    PERSON = "person", "Person"
+    TEAM = "team", "Team"
+
+
+class CampaignShare(models.Model):
+    """Who receives the campaign's net funds, and in what proportion (weights; split by largest remainder)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="shares")
+    beneficiary_kind = models.CharField(max_length=10, choices=BeneficiaryKind.choices)
+    beneficiary_id = models.CharField(max_length=64)
+    weight = models.PositiveIntegerField(help_text="Relative share, e.g. 60 and 40.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("campaign", "beneficiary_kind", "beneficiary_id", name="funding_share_once"),
+            models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=1_000_000), name="funding_share_weight"),
+            models.CheckConstraint(condition=Q(beneficiary_kind__in=BeneficiaryKind.values), name="funding_share_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.beneficiary_kind}:{self.beneficiary_id} x{self.weight}"
+
+
+class Tier(models.Model):
+    """A reward: what a backer gets for at least `price`, with its declared unit cost (the fee's basis)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tiers")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(blank=True)
+    price = models.BigIntegerField(help_text="Minor units.")
+    unit_cost = models.BigIntegerField(default=0, help_text="Declared cost of making it (public), minor units.")
+    limit = models.PositiveIntegerField(null=True, blank=True, help_text="At most this many backers; empty: no limit.")
+    available_from = models.DateTimeField(null=True, blank=True)
+    available_until = models.DateTimeField(null=True, blank=True)
+    delivery_month = models.DateField(null=True, blank=True, help_text="Estimated delivery (first of the month).")
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("position", "id")
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="funding_tier_title_set"),
+            models.CheckConstraint(condition=Q(price__gt=0, price__lte=MAX_AMOUNT), name="funding_tier_price"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0, unit_cost__lte=MAX_AMOUNT), name="funding_tier_cost"),
+            models.CheckConstraint(condition=Q(limit__isnull=True) | Q(limit__gt=0), name="funding_tier_limit"),
+            models.CheckConstraint(
+                condition=Q(available_from__isnull=True)
+                | Q(available_until__isnull=True)
+                | Q(available_until__gt=F("available_from")),
+                name="funding_tier_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TierItem(models.Model):
+    """What a tier delivers: design versions and quantities."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="items")
+    design_version = models.ForeignKey(DesignVersion, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("tier", "design_version", name="funding_tieritem_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=10_000), name="funding_tieritem_qty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.design_version_id}"
+
+
+class TierSlot(models.Model):
+    """One of a limited tier's `limit` places. A live pledge holds one; cancelling or dropping frees it."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="slots")
+    number = models.PositiveIntegerField()
+    pledge = models.OneToOneField("Pledge", null=True, blank=True, on_delete=models.SET_NULL, related_name="slot")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("tier", "number", name="funding_tierslot_number_once"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="funding_tierslot_number_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["tier", "number"], condition=Q(pledge__isnull=True), name="funding_tierslot_free"),
+        ]
+
+    def __str__(self) -> str:
+        return f"slot {self.number} of tier {self.tier_id}"
+
+
+class AddOn(models.Model):
+    """Something a backer can put on top of a tier (a spare part, a second unit)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="addons")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(blank=True)
+    price = models.BigIntegerField()
+    unit_cost = models.BigIntegerField(default=0)
+    design_version = models.ForeignKey(DesignVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("position", "id")
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="funding_addon_title_set"),
+            models.CheckConstraint(condition=Q(price__gt=0, price__lte=MAX_AMOUNT), name="funding_addon_price"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0, unit_cost__lte=MAX_AMOUNT), name="funding_addon_cost"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class StretchGoal(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stretch_goals")
+    threshold = models.BigIntegerField(help_text="Pledged total (minor units) that unlocks it.")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("threshold", "id")
+        constraints = [
+            models.UniqueConstraint("campaign", "threshold", name="funding_stretchgoal_threshold_once"),
+            models.CheckConstraint(
+                condition=Q(threshold__gt=0, threshold__lte=MAX_AMOUNT), name="funding_stretch_threshold"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PledgeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # recorded, the authorization not answered yet
+    AUTHORIZED = "authorized", "Authorized"  # money held on the card until the deadline
+    DECLINED = "declined", "Declined"  # the card said no at pledge time
+    CANCELLED = "cancelled", "Cancelled"  # by the backer before the deadline (authorization voided)
+    CAPTURED = "captured", "Captured"  # the campaign succeeded and the money was taken
+    VOIDED = "voided", "Voided"  # the campaign failed: nobody is charged
+    DROPPED = "dropped", "Dropped"  # the capture kept failing past the grace period
+    REFUNDED = "refunded", "Refunded"  # entirely refunded by the maker
+
+
+LIVE_PLEDGE_STATUSES = (PledgeStatus.PENDING, PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED)
+
+
+class Pledge(models.Model):
+    """A backer's pledge: a tier (or no reward), add-ons and an optional extra, paid through one Payment."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pledges")
+    backer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="pledges")
+    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="pledges")
+    reward_amount = models.BigIntegerField(default=0, help_text="The tier's price and the add-ons, minor units.")
+    extra_amount = models.BigIntegerField(default=0, help_text="What the backer adds on top, minor units.")
+    amount = models.BigIntegerField(help_text="reward_amount + extra_amount: what is authorized.")
+    unit_cost = models.BigIntegerField(default=0, help_text="Declared cost of the rewards: the fee's basis.")
+    status = models.CharField(max_length=20, choices=PledgeStatus.choices, default=PledgeStatus.PENDING)
+    payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="pledge")
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by",
+        help_text="The pledge this one replaced when the backer changed tier or amount.",
+    )  # fmt: skip
+    late = models.BooleanField(default=False, help_text="Made after a successful deadline (captured at once).")
+    request_key = models.CharField(
+        max_length=255, blank=True, help_text="The client's Idempotency-Key: a retry resumes this pledge."
+    )
+    capture_attempts = models.PositiveIntegerField(default=0)
+    next_capture_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0, amount__lte=MAX_AMOUNT), name="funding_pledge_amount"),
+            models.CheckConstraint(
+                condition=Q(reward_amount__gte=0, extra_amount__gte=0, amount=F("reward_amount") + F("extra_amount")),
+                name="funding_pledge_amount_adds_up",
+            ),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="funding_pledge_cost"),
+            models.CheckConstraint(condition=Q(status__in=PledgeStatus.values), name="funding_pledge_status"),
+            models.CheckConstraint(
+                condition=Q(tier__isnull=False) | Q(reward_amount=0), name="funding_pledge_reward_needs_tier"
+            ),
+            models.UniqueConstraint(
+                "backer", "request_key", condition=~Q(request_key=""), name="funding_pledge_request_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="funding_pledge_campaign"),
+            models.Index(fields=["backer", "-created_at"], name="funding_pledge_backer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pledge #{self.pk}"
+
+
+class PledgeAddOn(models.Model):
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="addons")
+    addon = models.ForeignKey(AddOn, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+    price = models.BigIntegerField(help_text="The add-on's price when pledged, minor units.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("pledge", "addon", name="funding_pledgeaddon_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=100), name="funding_pledgeaddon_qty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.addon_id}"

@@ -1,0 +1,310 @@
+"""Pledges: made, changed and cancelled by backers, each paid through one ledger Payment.
+
+A pledge is made in three steps, as `ledger.payments` requires (the gateway is never called inside a database
+transaction): (1) one short transaction records the pledge, its add-ons and, for a limited tier, claims one of
+the tier's free slots; (2) the payment is authorized, outside any transaction, under the reference
+`pledge-<id>`; (3) a second short transaction records the outcome. A declined card frees the slot at once.
+A gateway that does not answer leaves the pledge pending: the client's retry with the same Idempotency-Key
+(`request_key`) resumes it with the same reference, so nobody is charged twice.
+
+No counter is updated by every pledge (a hot row that serialises a launch surge): a limited tier owns `limit`
+TierSlot rows and a pledge claims the first free one with SKIP LOCKED, so concurrent pledges take different
+rows; the unique pledge of a slot makes overselling impossible in the database itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.funding.models import (
+    MAX_AMOUNT,
+    AddOn,
+    Campaign,
+    CampaignStatus,
+    FundingModel,
+    Pledge,
+    PledgeAddOn,
+    PledgeStatus,
+    Tier,
+    TierSlot,
+)
+from crowdmaker.ledger import payments
+from crowdmaker.ledger.gateways import PaymentGateway
+from crowdmaker.ledger.models import Payment, PaymentStatus
+from crowdmaker.ledger.money import Money
+from crowdmaker.people.models import User
+
+MAX_ADDON_QUANTITY = 100
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+
+
+@dataclass(frozen=True)
+class PledgeQuote:
+    """What a pledge costs and what of it the platform keeps, shown before the backer commits (MONEY.md)."""
+
+    currency: str
+    reward_amount: int
+    extra_amount: int
+    amount: int
+    unit_cost: int
+    fee: int
+    addons: tuple[tuple[AddOn, int], ...]
+
+
+def _open_for_pledges(campaign: Campaign, now: datetime) -> bool:
+    """Whether the campaign takes pledges now; late pledges after a successful deadline when the maker allows."""
+    if campaign.status == CampaignStatus.LIVE:
+        return campaign.starts_at <= now < campaign.deadline
+    return campaign.status == CampaignStatus.SUCCEEDED and campaign.late_pledges
+
+
+def pledge_quote(
+    *, campaign: Campaign, tier: Tier | None, addons: Mapping[int, int] | None = None, extra: int = 0
+) -> PledgeQuote:
+    """The amounts of a pledge of `tier` (or no reward) with `addons` ({add-on id: quantity}) and `extra`;
+    refuses what the campaign does not offer. Reads only."""
+    if isinstance(extra, bool) or not isinstance(extra, int) or not 0 <= extra <= MAX_AMOUNT:
+        raise Invalid("The extra amount is a whole number of minor units, 0 or more.", field="extra")
+    now = timezone.now()
+    reward = cost = 0
+    if tier is not None:
+        if tier.campaign_id != campaign.pk:
+            raise Invalid("This tier belongs to another campaign.", code="tier_unknown", field="tier")
+        if (tier.available_from and now < tier.available_from) or (
+            tier.available_until and now >= tier.available_until
+        ):
+            raise Conflict("This tier is not available now.", code="tier_unavailable", field="tier")
+        reward, cost = tier.price, tier.unit_cost
+    chosen: list[tuple[AddOn, int]] = []
+    wanted = dict(addons or {})
+    if wanted:
+        if tier is None:
+            raise Invalid("Add-ons go on top of a reward tier.", code="addons_need_tier", field="addons")
+        found = {addon.pk: addon for addon in AddOn.objects.filter(campaign=campaign, pk__in=list(wanted))}
+        for addon_id, quantity in sorted(wanted.items()):
+            if addon_id not in found:
+                raise Invalid(f"This campaign has no add-on {addon_id}.", code="addon_unknown", field="addons")
+            if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_ADDON_QUANTITY:
+                raise Invalid(f"An add-on's quantity is from 1 to {MAX_ADDON_QUANTITY}.", field="addons")
+            addon = found[addon_id]
+            reward += addon.price * quantity
+            cost += addon.unit_cost * quantity
+            chosen.append((addon, quantity))
+    amount = reward + extra
+    if amount <= 0:
+        raise Invalid("Pledge more than nothing: choose a tier or give an amount.", code="amount_zero", field="extra")
+    if amount > MAX_AMOUNT:
+        raise Invalid("That is more than one pledge may be.", field="extra")
+    currency = campaign.currency
+    fee = payments.quote_fee(Money(amount, currency), Money(cost, currency) if tier is not None else None)
+    return PledgeQuote(currency, reward, extra, amount, cost, fee.amount, tuple(chosen))
+
+
+CLAIM_FREE_SLOT = """
+SELECT id FROM funding_tierslot WHERE tier_id = %s AND pledge_id IS NULL
+ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+# When every free slot is locked by pledges being recorded right now, wait for one of them: it may be given up.
+# PostgreSQL re-checks `pledge_id IS NULL` on the row once the lock is released (READ COMMITTED), so a slot
+# taken meanwhile is skipped, never handed out twice.
+WAIT_FOR_FREE_SLOT = """
+SELECT id FROM funding_tierslot WHERE tier_id = %s AND pledge_id IS NULL
+ORDER BY number LIMIT 1 FOR UPDATE
+"""
+
+
+def _claim_slot(tier: Tier, pledge: Pledge) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_FREE_SLOT, [tier.pk])
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(WAIT_FOR_FREE_SLOT, [tier.pk])
+            row = cursor.fetchone()
+    if row is None:
+        raise SoldOut(f"“{tier.title}” is sold out.", field="tier")
+    TierSlot.objects.filter(pk=row[0]).update(pledge=pledge)
+
+
+def _release_slot(pledge: Pledge) -> None:
+    TierSlot.objects.filter(pledge=pledge).update(pledge=None)
+
+
+def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: PledgeQuote, request_key: str,
+            replaces: Pledge | None) -> Pledge:  # fmt: skip
+    with transaction.atomic():
+        pledge = Pledge.objects.create(
+            campaign=campaign, backer=backer, tier=tier, reward_amount=quote.reward_amount,
+            extra_amount=quote.extra_amount, amount=quote.amount, unit_cost=quote.unit_cost,
+            request_key=request_key, replaces=replaces, late=campaign.status == CampaignStatus.SUCCEEDED,
+        )  # fmt: skip
+        PledgeAddOn.objects.bulk_create(
+            PledgeAddOn(pledge=pledge, addon=addon, quantity=quantity, price=addon.price)
+            for addon, quantity in quote.addons
+        )
+        if tier is not None and tier.limit:
+            _claim_slot(tier, pledge)
+        return pledge
+
+
+def _same_terms(pledge: Pledge, tier: Tier | None, quote: PledgeQuote) -> bool:
+    addons = sorted(pledge.addons.values_list("addon_id", "quantity"))
+    return (pledge.tier_id, pledge.amount, pledge.extra_amount, addons) == (
+        tier.pk if tier else None,
+        quote.amount,
+        quote.extra_amount,
+        sorted((a.pk, q) for a, q in quote.addons),
+    )
+
+
+def _authorize(pledge: Pledge, *, payment_method: str, gateway: PaymentGateway | None) -> Pledge:
+    """Steps 2 and 3: authorize (or resume authorizing) the pledge's payment, then record what happened."""
+    currency = pledge.campaign.currency
+    try:
+        payment = payments.payment_authorize(
+            payer_id=str(pledge.backer_id), payee_kind="campaign", payee_id=str(pledge.campaign_id),
+            amount=Money(pledge.amount, currency), payment_method=payment_method, reference=f"pledge-{pledge.pk}",
+            gateway=gateway, unit_cost=Money(pledge.unit_cost, currency) if pledge.tier_id else None,
+        )  # fmt: skip
+    except payments.PaymentDeclined:
+        with transaction.atomic():
+            locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+            if locked.status == PledgeStatus.PENDING:
+                locked.status = PledgeStatus.DECLINED
+                locked.payment = Payment.objects.filter(reference=f"pledge-{pledge.pk}").first()
+                locked.updated_at = timezone.now()
+                locked.save(update_fields=["status", "payment", "updated_at"])
+                _release_slot(locked)
+        raise
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if locked.status == PledgeStatus.PENDING and payment.status == PaymentStatus.AUTHORIZED:
+            locked.status = PledgeStatus.AUTHORIZED
+            locked.payment = payment
+            locked.updated_at = timezone.now()
+            locked.save(update_fields=["status", "payment", "updated_at"])
+    locked.refresh_from_db()
+    campaign = locked.campaign
+    if locked.status == PledgeStatus.AUTHORIZED and (locked.late or campaign.funding_model == FundingModel.FLEXIBLE):
+        return pledge_capture(pledge=locked, gateway=gateway)
+    return locked
+
+
+def pledge_create(
+    *,
+    backer: User,
+    campaign: Campaign,
+    payment_method: str,
+    tier: Tier | None = None,
+    addons: Mapping[int, int] | None = None,
+    extra: int = 0,
+    request_key: str = "",
+    gateway: PaymentGateway | None = None,
+    replaces: Pledge | None = None,
+) -> Pledge:
+    """Pledge to `tier` (or without a reward) with add-ons and an extra amount, paying with `payment_method`.
+
+    Raises SoldOut when a limited tier has no free slot (nothing is recorded), PaymentDeclined when the card
+    says no (the pledge is kept as declined, its slot freed), GatewayDown when the gateway does not answer (the
+    pledge stays pending; retry with the same `request_key`)."""
+    if len(request_key) > 255:
+        raise Invalid("An Idempotency-Key is at most 255 characters.", field="request_key")
+    if not _open_for_pledges(campaign, timezone.now()):
+        raise Conflict("This campaign does not take pledges now.", code="campaign_closed")
+    if campaign.owner_user_id == backer.pk:
+        raise Forbidden("You cannot back your own campaign.", code="own_campaign")
+    quote = pledge_quote(campaign=campaign, tier=tier, addons=addons, extra=extra)
+    pledge = Pledge.objects.filter(backer=backer, request_key=request_key).first() if request_key else None
+    if pledge is not None:
+        if pledge.campaign_id != campaign.pk or not _same_terms(pledge, tier, quote):
+            raise Invalid("This Idempotency-Key was used for a different pledge.", code="idempotency_key_reused")
+        if pledge.status != PledgeStatus.PENDING:
+            return pledge
+    else:
+        pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
+                         replaces=replaces)  # fmt: skip
+    return _authorize(pledge, payment_method=payment_method, gateway=gateway)
+
+
+def _own_pledge(*, backer: User, pledge_id: int) -> Pledge:
+    pledge = Pledge.objects.select_related("campaign", "tier").filter(pk=pledge_id, backer=backer).first()
+    if pledge is None:
+        raise NotFound("You have no such pledge.")
+    return pledge
+
+
+def pledge_cancel(*, backer: User, pledge_id: int, gateway: PaymentGateway | None = None) -> Pledge:
+    """Cancel a pledge before the deadline: its authorization is voided (nobody is charged), its slot freed."""
+    pledge = _own_pledge(backer=backer, pledge_id=pledge_id)
+    if pledge.status not in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
+        raise Conflict(f"This pledge is {pledge.get_status_display().lower()}; it cannot be cancelled.",
+                       code="pledge_not_cancellable")  # fmt: skip
+    campaign = pledge.campaign
+    if not (campaign.status == CampaignStatus.LIVE and timezone.now() < campaign.deadline):
+        raise Conflict("Pledges can be cancelled until the deadline.", code="campaign_closed")
+    if pledge.payment_id is not None:
+        payments.payment_void(payment=pledge.payment, gateway=gateway)  # type: ignore[arg-type]
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if locked.status in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
+            locked.status = PledgeStatus.CANCELLED
+            locked.updated_at = timezone.now()
+            locked.save(update_fields=["status", "updated_at"])
+            _release_slot(locked)
+    return locked
+
+
+def pledge_change(
+    *,
+    backer: User,
+    pledge_id: int,
+    payment_method: str,
+    tier: Tier | None = None,
+    addons: Mapping[int, int] | None = None,
+    extra: int = 0,
+    request_key: str = "",
+    gateway: PaymentGateway | None = None,
+) -> Pledge:
+    """Change tier, add-ons or amount: a new pledge is authorized first, then the old one cancelled, so a sold-out
+    tier or a declined card leaves the backer with the pledge they had."""
+    old = _own_pledge(backer=backer, pledge_id=pledge_id)
+    if old.status != PledgeStatus.AUTHORIZED:
+        raise Conflict("Only an authorized pledge can be changed.", code="pledge_not_changeable")
+    new = pledge_create(backer=backer, campaign=old.campaign, payment_method=payment_method, tier=tier, addons=addons,
+                        extra=extra, request_key=request_key, gateway=gateway, replaces=old)  # fmt: skip
+    pledge_cancel(backer=backer, pledge_id=old.pk, gateway=gateway)
+    return new
+
+
+def pledge_capture(*, pledge: Pledge, gateway: PaymentGateway | None = None) -> Pledge:
+    """Take an authorized pledge's money (settlement of a successful campaign, flexible and late pledges)."""
+    if pledge.payment_id is None:
+        raise Conflict("This pledge has no authorized payment.", code="pledge_not_authorized")
+    try:
+        payments.payment_capture(payment=pledge.payment, gateway=gateway)  # type: ignore[arg-type]
+    except payments.PaymentDeclined:
+        # The ledger voids an authorization whose capture is declined. Settlement's retries on a schedule, with
+        # the backer told and a grace period, are not built yet: the pledge is dropped and its reward freed.
+        with transaction.atomic():
+            locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+            if locked.status == PledgeStatus.AUTHORIZED:
+                locked.status = PledgeStatus.DROPPED
+                locked.updated_at = timezone.now()
+                locked.save(update_fields=["status", "updated_at"])
+                _release_slot(locked)
+        raise
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if locked.status == PledgeStatus.AUTHORIZED:
+            locked.status = PledgeStatus.CAPTURED
+            locked.updated_at = timezone.now()
+            locked.save(update_fields=["status", "updated_at"])
+    return locked

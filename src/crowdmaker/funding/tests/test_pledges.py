@@ -1,0 +1,185 @@
+"""Pledges: authorized at once, never beyond a tier's limit, declined cards and cancellations free the place,
+changes keep the old pledge until the new one holds, flexible campaigns capture at once."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pytest
+from django.db.models import Sum
+
+from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.funding import pledges
+from crowdmaker.funding.models import Campaign, FundingModel, Pledge, PledgeStatus, Tier, TierSlot
+from crowdmaker.ledger import verify
+from crowdmaker.ledger.gateways import sandbox
+from crowdmaker.ledger.models import Account, Leg, Payment, PaymentStatus, Transaction
+from crowdmaker.ledger.payments import PaymentDeclined
+from crowdmaker.people.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def held(tier: Tier) -> int:
+    return TierSlot.objects.filter(tier=tier, pledge__isnull=False).count()
+
+
+def state() -> tuple[int, int, int, int]:
+    return (
+        Pledge.objects.count(),
+        Payment.objects.count(),
+        Transaction.objects.count(),
+        TierSlot.objects.filter(pledge__isnull=False).count(),
+    )
+
+
+def test_a_pledge_is_authorized_and_holds_a_place(campaign: Campaign, early_bird: Tier, other_user: User) -> None:
+    pledge = pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, extra=500,
+                                   payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert pledge.status == PledgeStatus.AUTHORIZED
+    assert (pledge.reward_amount, pledge.extra_amount, pledge.amount, pledge.unit_cost) == (4_000, 500, 4_500, 1_500)
+    assert pledge.payment is not None
+    assert (pledge.payment.status, pledge.payment.amount, pledge.payment.reference) == (
+        PaymentStatus.AUTHORIZED,
+        4_500,
+        f"pledge-{pledge.pk}",
+    )
+    assert pledge.payment.fee_quoted == 300  # 10 % of the margin: 4,500 - 1,500 declared cost
+    assert held(early_bird) == 1
+    assert Transaction.objects.count() == 0  # nothing is posted until the money is captured
+
+
+def test_the_fee_is_quoted_before_the_backer_commits(campaign: Campaign, early_bird: Tier) -> None:
+    quote = pledges.pledge_quote(campaign=campaign, tier=early_bird, extra=1_000)
+    assert (quote.amount, quote.unit_cost, quote.fee) == (5_000, 1_500, 350)
+    no_reward = pledges.pledge_quote(campaign=campaign, tier=None, extra=2_000)
+    assert (no_reward.amount, no_reward.fee) == (2_000, 200)  # no declared cost: the margin is all of it
+
+
+def test_a_limited_tier_is_never_oversold(campaign: Campaign, early_bird: Tier, make_user: Callable[..., User]) -> None:
+    backers = [make_user(f"backer{n}") for n in range(4)]
+    for backer in backers[:3]:
+        pledges.pledge_create(backer=backer, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK)
+    before = state()
+    with pytest.raises(Conflict) as refused:
+        pledges.pledge_create(backer=backers[3], campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK)
+    assert refused.value.code == "sold_out"
+    assert "“Early bird” is sold out." in refused.value.message
+    assert state() == before  # nothing recorded, nothing authorized
+
+
+def test_a_declined_card_frees_the_place(campaign: Campaign, early_bird: Tier, other_user: User) -> None:
+    with pytest.raises(PaymentDeclined):
+        pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird,
+                              payment_method=sandbox.CARD_DECLINED)  # fmt: skip
+    pledge = Pledge.objects.get()
+    assert pledge.status == PledgeStatus.DECLINED
+    assert pledge.payment is not None
+    assert pledge.payment.status == PaymentStatus.FAILED
+    assert held(early_bird) == 0
+
+
+def test_cancelling_voids_and_frees_the_place(campaign: Campaign, early_bird: Tier, other_user: User) -> None:
+    pledge = pledges.pledge_create(
+        backer=other_user, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK
+    )
+    cancelled = pledges.pledge_cancel(backer=other_user, pledge_id=pledge.pk)
+    assert cancelled.status == PledgeStatus.CANCELLED
+    assert Payment.objects.get().status == PaymentStatus.VOIDED
+    assert held(early_bird) == 0
+    with pytest.raises(Conflict) as again:
+        pledges.pledge_cancel(backer=other_user, pledge_id=pledge.pk)
+    assert again.value.code == "pledge_not_cancellable"
+
+
+def test_only_the_backer_may_cancel(campaign: Campaign, early_bird: Tier, other_user: User, user: User) -> None:
+    pledge = pledges.pledge_create(
+        backer=other_user, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK
+    )
+    with pytest.raises(NotFound):
+        pledges.pledge_cancel(backer=user, pledge_id=pledge.pk)
+    pledge.refresh_from_db()
+    assert pledge.status == PledgeStatus.AUTHORIZED
+
+
+def test_changing_tier_keeps_the_old_pledge_until_the_new_one_holds(
+    campaign: Campaign, early_bird: Tier, other_user: User, make_user: Callable[..., User]
+) -> None:
+    first = pledges.pledge_create(backer=other_user, campaign=campaign, tier=campaign.open_tier,  # type: ignore[attr-defined]
+                                  payment_method=sandbox.CARD_OK)  # fmt: skip
+    for n in range(3):
+        pledges.pledge_create(backer=make_user(f"fan{n}"), campaign=campaign, tier=early_bird,
+                              payment_method=sandbox.CARD_OK)  # fmt: skip
+    with pytest.raises(Conflict):  # the early bird is sold out: the backer keeps the pledge they had
+        pledges.pledge_change(backer=other_user, pledge_id=first.pk, tier=early_bird, payment_method=sandbox.CARD_OK)
+    first.refresh_from_db()
+    assert first.status == PledgeStatus.AUTHORIZED
+    changed = pledges.pledge_change(backer=other_user, pledge_id=first.pk, tier=campaign.open_tier,  # type: ignore[attr-defined]
+                                    extra=1_000, payment_method=sandbox.CARD_OK)  # fmt: skip
+    first.refresh_from_db()
+    assert (changed.status, changed.amount, changed.replaces_id) == (PledgeStatus.AUTHORIZED, 6_000, first.pk)
+    assert first.status == PledgeStatus.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"extra": -1}, "invalid"),
+        ({"extra": 0, "tier": None}, "amount_zero"),
+        ({"addons": {999: 1}}, "addon_unknown"),
+        ({"addons": {1: 1}, "tier": None, "extra": 100}, "addons_need_tier"),
+    ],
+)
+def test_bad_pledges_are_refused_and_record_nothing(
+    campaign: Campaign, early_bird: Tier, other_user: User, kwargs: dict[str, object], code: str
+) -> None:
+    arguments = {"tier": early_bird, **kwargs}
+    with pytest.raises(Invalid) as refused:
+        pledges.pledge_create(backer=other_user, campaign=campaign, payment_method=sandbox.CARD_OK, **arguments)  # type: ignore[arg-type]
+    assert refused.value.code == code
+    assert state() == (0, 0, 0, 0)
+
+
+def test_a_draft_campaign_and_ones_own_campaign_take_no_pledges(
+    make_campaign: Callable[..., Campaign], user: User, other_user: User
+) -> None:
+    draft = make_campaign("draft-run", publish=False)
+    with pytest.raises(Conflict) as closed:
+        pledges.pledge_create(backer=other_user, campaign=draft, extra=1_000, payment_method=sandbox.CARD_OK)
+    assert closed.value.code == "campaign_closed"
+    live = make_campaign("live-run")
+    with pytest.raises(Forbidden):
+        pledges.pledge_create(backer=user, campaign=live, extra=1_000, payment_method=sandbox.CARD_OK)
+    assert state() == (0, 0, 0, 0)
+
+
+def test_a_retry_with_the_same_key_is_the_same_pledge(campaign: Campaign, early_bird: Tier, other_user: User) -> None:
+    first = pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, request_key="k-1",
+                                  payment_method=sandbox.CARD_OK)  # fmt: skip
+    again = pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, request_key="k-1",
+                                  payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert again.pk == first.pk
+    assert (Pledge.objects.count(), Payment.objects.count(), held(early_bird)) == (1, 1, 1)
+    with pytest.raises(Invalid) as reused:
+        pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, extra=100, request_key="k-1",
+                              payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert reused.value.code == "idempotency_key_reused"
+
+
+def test_a_flexible_campaign_captures_at_once_and_its_ledger_reconciles(
+    make_campaign: Callable[..., Campaign], other_user: User
+) -> None:
+    campaign = make_campaign("flexible-run", funding_model=FundingModel.FLEXIBLE)
+    pledge = pledges.pledge_create(backer=other_user, campaign=campaign, tier=campaign.open_tier,  # type: ignore[attr-defined]
+                                   payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert pledge.status == PledgeStatus.CAPTURED
+    received = Account.objects.get(owner_kind="campaign", owner_id=str(campaign.pk), purpose="received")
+    # MONEY.md invariant 6: captured pledges minus refunds = what the campaign received (after the fee).
+    captured = Pledge.objects.filter(campaign=campaign, status=PledgeStatus.CAPTURED).aggregate(s=Sum("amount"))["s"]
+    fee = Payment.objects.get().fee_amount
+    assert (captured, fee) == (5_000, 350)
+    assert received.balance == captured - fee
+    assert Leg.objects.exists()
+    report = io.StringIO()
+    assert verify.run_verify(out=report, err=report), report.getvalue()
