@@ -308,3 +308,37 @@ def pledge_capture(*, pledge: Pledge, gateway: PaymentGateway | None = None) -> 
             locked.updated_at = timezone.now()
             locked.save(update_fields=["status", "updated_at"])
     return locked
+
+
+PLEDGE_STALE_AFTER = payments.STALE_AFTER
+
+
+def pledges_resume_stale(*, gateway: PaymentGateway | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Finish pledges left pending (the gateway did not answer and the client never retried, or the process died
+    between the steps), so that none holds a tier's place for ever. A pledge whose payment was recorded is
+    resumed with the same reference (authorized at most once, or recorded as declined); one without a payment
+    (the process died before the gateway was asked) is declined and its place freed. Idempotent."""
+    cutoff = (now or timezone.now()) - PLEDGE_STALE_AFTER
+    outcomes = {"authorized": 0, "declined": 0, "unavailable": 0}
+    stale = Pledge.objects.filter(status=PledgeStatus.PENDING, created_at__lt=cutoff).order_by("created_at", "pk")
+    for pledge in stale.select_related("campaign"):
+        payment = Payment.objects.filter(reference=f"pledge-{pledge.pk}").first()
+        if payment is None:
+            with transaction.atomic():
+                locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+                if locked.status == PledgeStatus.PENDING:
+                    locked.status = PledgeStatus.DECLINED
+                    locked.updated_at = timezone.now()
+                    locked.save(update_fields=["status", "updated_at"])
+                    _release_slot(locked)
+            outcomes["declined"] += 1
+            continue
+        try:
+            resumed = _authorize(pledge, payment_method=payment.payment_method, gateway=gateway)
+        except payments.PaymentDeclined:
+            outcomes["declined"] += 1
+        except payments.GatewayDown:
+            outcomes["unavailable"] += 1
+        else:
+            outcomes["authorized" if resumed.status != PledgeStatus.PENDING else "unavailable"] += 1
+    return outcomes

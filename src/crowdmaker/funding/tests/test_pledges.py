@@ -13,9 +13,9 @@ from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.funding import pledges
 from crowdmaker.funding.models import Campaign, FundingModel, Pledge, PledgeStatus, Tier, TierSlot
 from crowdmaker.ledger import verify
-from crowdmaker.ledger.gateways import sandbox
+from crowdmaker.ledger.gateways import GatewayUnavailable, sandbox
 from crowdmaker.ledger.models import Account, Leg, Payment, PaymentStatus, Transaction
-from crowdmaker.ledger.payments import PaymentDeclined
+from crowdmaker.ledger.payments import GatewayDown, PaymentDeclined
 from crowdmaker.people.models import User
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,34 @@ def test_a_flexible_campaign_captures_at_once_and_its_ledger_reconciles(
     assert Leg.objects.exists()
     report = io.StringIO()
     assert verify.run_verify(out=report, err=report), report.getvalue()
+
+
+def test_a_pledge_left_pending_is_finished_by_the_periodic_job(
+    campaign: Campaign, early_bird: Tier, other_user: User, user: User, make_user: Callable[..., User]
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    class DownGateway(sandbox.SandboxGateway):
+        def authorize(self, amount: object, payment_method: str, reference: str) -> object:
+            raise GatewayUnavailable("down")
+
+    with pytest.raises(GatewayDown):
+        pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK,
+                              gateway=DownGateway())  # fmt: skip
+    pending = Pledge.objects.get()
+    assert (pending.status, held(early_bird)) == (PledgeStatus.PENDING, 1)
+    # A pledge whose process died before the gateway was asked: no payment at all.
+    orphan = pledges._record(backer=make_user("orphan"), campaign=campaign, tier=early_bird,
+                             quote=pledges.pledge_quote(campaign=campaign, tier=early_bird), request_key="",
+                             replaces=None)  # fmt: skip
+    assert pledges.pledges_resume_stale() == {"authorized": 0, "declined": 0, "unavailable": 0}  # not stale yet
+    later = timezone.now() + pledges.PLEDGE_STALE_AFTER + timedelta(minutes=1)
+    assert pledges.pledges_resume_stale(now=later) == {"authorized": 1, "declined": 1, "unavailable": 0}
+    pending.refresh_from_db()
+    orphan.refresh_from_db()
+    assert (pending.status, orphan.status) == (PledgeStatus.AUTHORIZED, PledgeStatus.DECLINED)
+    assert held(early_bird) == 1  # the orphan's place is free again
+    assert Payment.objects.get().status == PaymentStatus.AUTHORIZED  # authorized once
+    assert pledges.pledges_resume_stale(now=later) == {"authorized": 0, "declined": 0, "unavailable": 0}
