@@ -1,13 +1,18 @@
-"""Fixtures shared by every app's tests: accounts, signed-in clients and API clients with tokens."""
+"""Fixtures shared by every app's tests: accounts, signed-in clients, API clients with tokens, a browser page,
+and the registry's starter set for tests that run in real transactions."""
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.db import connections
 from django.test import Client
 
 from crowdmaker.people import services
@@ -94,3 +99,65 @@ def api_for() -> Callable[..., ApiClient]:
 @pytest.fixture
 def api(user: User, api_for: Callable[..., ApiClient]) -> ApiClient:
     return api_for(user)
+
+
+# --- tests in real transactions --------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _registry_starter_set(request: pytest.FixtureRequest) -> None:
+    """A transactional test flushes the database when it ends, migration data included; put the interface
+    registry's starter set back for each one (idempotent), as the migration had it."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+    if not transactional and not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from crowdmaker.protocol.registry_seed import seed_registry
+
+    seed_registry(apps)
+
+
+# --- the browser ---------------------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+# On a workstation without Chromium the browser tests are skipped with a notice; CI sets
+# CROWDMAKER_REQUIRE_BROWSER=1 (and installs Debian's chromium), so there a missing browser is a failure.
+BROWSER_MISSING = shutil.which(CHROMIUM) is None and not os.environ.get("CROWDMAKER_REQUIRE_BROWSER")
+
+# `pytestmark = BROWSER_TEST` in a module of browser tests (run alone with `-m browser`).
+BROWSER_TEST = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        BROWSER_MISSING, reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Chromium page (Debian's, never a downloaded browser), 15 s default timeout."""
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            # While Playwright's loop runs, Django keeps this thread's connections in a context variable rather
+            # than the thread-local; close those here, or they keep the test database busy at teardown.
+            connections.close_all()
+            browser.close()

@@ -6,44 +6,15 @@ Run with `-m browser`; it needs /usr/bin/chromium and never downloads a browser 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-from django.apps import apps
-from django.db import connections
 
 from crowdmaker.commons import services as commons
 from crowdmaker.commons.models import SystemMember
 from crowdmaker.commons.tests.test_system_pages import CATALOG
-from crowdmaker.conftest import PASSWORD
+from crowdmaker.conftest import BROWSER_TEST, PASSWORD
 from crowdmaker.people import services as people
-from crowdmaker.people.tests.test_browser import BROWSER_MISSING, CHROMIUM, CHROMIUM_ARGS
-from crowdmaker.protocol.registry_seed import seed_registry
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        BROWSER_MISSING, reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # As in people's browser test: Playwright's loop runs in this thread while the test calls the ORM.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            connections.close_all()
-            browser.close()
+pytestmark = BROWSER_TEST
 
 
 def test_a_newcomer_builds_a_complete_system_from_the_catalog(
@@ -51,7 +22,6 @@ def test_a_newcomer_builds_a_complete_system_from_the_catalog(
 ) -> None:
     from playwright.sync_api import expect
 
-    seed_registry(apps)  # an earlier transactional test may have flushed the migration's starter set
     maker = people.user_create(email="mo@example.org", password=PASSWORD, handle="mo")
     for slug, (title, manifest) in CATALOG.items():
         commons.design_create(actor=maker, slug=slug, title=title, licence="CC-BY-4.0", manifest=manifest)

@@ -5,56 +5,12 @@ Run with `-m browser`; it needs /usr/bin/chromium and never downloads a browser.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from django.db import connections
-
-from crowdmaker.conftest import PASSWORD
+from crowdmaker.conftest import BROWSER_TEST, PASSWORD
 from crowdmaker.people.models import Membership, Role, User
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-# On a workstation without Chromium the browser tests are skipped with a notice; CI sets
-# CROWDMAKER_REQUIRE_BROWSER=1 (and installs Debian's chromium), so there a missing browser is a failure.
-BROWSER_MISSING = shutil.which(CHROMIUM) is None and not os.environ.get("CROWDMAKER_REQUIRE_BROWSER")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        BROWSER_MISSING, reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            # While Playwright's loop runs, Django keeps this thread's connections in a context variable rather
-            # than the thread-local; close those here, or they keep the test database busy at teardown.
-            connections.close_all()
-            browser.close()
+pytestmark = BROWSER_TEST
 
 
 def test_sign_up_log_out_log_in_create_a_team_and_see_it_on_the_profile(
