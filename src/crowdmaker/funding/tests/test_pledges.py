@@ -13,8 +13,9 @@ from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.funding import pledges
 from crowdmaker.funding.models import Campaign, FundingModel, Pledge, PledgeStatus, Tier, TierSlot
 from crowdmaker.ledger import verify
-from crowdmaker.ledger.gateways import GatewayUnavailable, sandbox
+from crowdmaker.ledger.gateways import Authorization, GatewayUnavailable, sandbox
 from crowdmaker.ledger.models import Account, Leg, Payment, PaymentStatus, Transaction
+from crowdmaker.ledger.money import Money
 from crowdmaker.ledger.payments import GatewayDown, PaymentDeclined
 from crowdmaker.people.models import User
 
@@ -193,7 +194,7 @@ def test_a_pledge_left_pending_is_finished_by_the_periodic_job(
     from django.utils import timezone
 
     class DownGateway(sandbox.SandboxGateway):
-        def authorize(self, amount: object, payment_method: str, reference: str) -> object:
+        def authorize(self, amount: Money, payment_method: str, reference: str) -> Authorization:
             raise GatewayUnavailable("down")
 
     with pytest.raises(GatewayDown):
