@@ -1,0 +1,299 @@
+"""Reads of `funding`: campaigns with their progress, tiers with the places left, a backer's pledges, who may
+edit a campaign.
+
+Nothing here writes. Progress counts the money held or taken (authorized and captured pledges), never pending,
+declined or cancelled ones. Lists are annotated in one query each, so a page costs the same whatever its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crowdmaker.commons.models import DesignVersion
+from crowdmaker.core.errors import NotFound
+from crowdmaker.funding.models import (
+    BeneficiaryKind,
+    Campaign,
+    CampaignShare,
+    CampaignStatus,
+    Pledge,
+    PledgeStatus,
+    Tier,
+    TierItem,
+    TierSlot,
+)
+from crowdmaker.ledger.money import Money
+from crowdmaker.people.models import Membership, Role, Team, User
+
+# Pledges that count towards a campaign's total: the money is held on the card or already taken.
+COUNTED_STATUSES = (PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED)
+RECENT_DAYS = 30  # ended campaigns stay on the public list this long after their deadline
+EDITOR_ROLES = (Role.OWNER, Role.MAINTAINER)
+
+_counted = Q(pledges__status__in=COUNTED_STATUSES)
+
+
+def _with_totals(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """Each campaign with `pledged` (minor units) and `backers` (distinct people), from its counted pledges."""
+    pledged = (
+        Pledge.objects.filter(campaign=OuterRef("pk"), status__in=COUNTED_STATUSES)
+        .order_by()
+        .values("campaign")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return campaigns.annotate(
+        pledged=Coalesce(Subquery(pledged, output_field=IntegerField()), 0),
+        backers=Count("pledges__backer", filter=_counted, distinct=True),
+    )
+
+
+def campaigns_public(*, now: datetime | None = None) -> QuerySet[Campaign]:
+    """Live campaigns (soonest deadline first), then those ended in the last RECENT_DAYS (latest first)."""
+    now = now or timezone.now()
+    shown = Q(status=CampaignStatus.LIVE) | Q(
+        status__in=(CampaignStatus.SUCCEEDED, CampaignStatus.FAILED), deadline__gte=now - timedelta(days=RECENT_DAYS)
+    )
+    return _with_totals(Campaign.objects.filter(shown)).order_by("-status", "deadline", "id")
+
+
+def campaigns_editable_by(*, user: User) -> QuerySet[Campaign]:
+    """The campaigns `user` may edit (theirs and their teams' where they are owner or maintainer), newest first."""
+    teams = Membership.objects.filter(user=user, role__in=EDITOR_ROLES).values("team_id")
+    return _with_totals(Campaign.objects.filter(Q(owner_user=user) | Q(owner_team_id__in=teams))).order_by(
+        "-created_at", "-id"
+    )
+
+
+def campaign_by_slug(*, slug: str) -> Campaign:
+    campaign = (
+        _with_totals(Campaign.objects.filter(slug=slug))
+        .select_related("owner_user", "owner_team", "created_by")
+        .first()
+    )
+    if campaign is None:
+        raise NotFound("No campaign has this address.")
+    return campaign
+
+
+def campaign_can_edit(*, campaign: Campaign, user: User | None) -> bool:
+    """Whether `user` may change `campaign` while it is a draft and publish it (the services check again)."""
+    if user is None or not user.is_authenticated:
+        return False
+    if campaign.owner_team_id is None:
+        return campaign.owner_user_id == user.pk
+    return Membership.objects.filter(team_id=campaign.owner_team_id, user=user, role__in=EDITOR_ROLES).exists()
+
+
+def campaign_is_open(*, campaign: Campaign, now: datetime | None = None) -> bool:
+    """Whether the campaign takes pledges now (as `pledges.pledge_create` decides)."""
+    now = now or timezone.now()
+    if campaign.status == CampaignStatus.LIVE:
+        return campaign.starts_at <= now < campaign.deadline
+    return campaign.status == CampaignStatus.SUCCEEDED and campaign.late_pledges
+
+
+def campaign_owner_name(campaign: Campaign) -> str:
+    if campaign.owner_team is not None:
+        return campaign.owner_team.name
+    assert campaign.owner_user is not None
+    return campaign.owner_user.display_name or campaign.owner_user.handle
+
+
+def campaign_design_versions(*, campaign: Campaign) -> list[DesignVersion]:
+    """The design versions the campaign funds, by design title."""
+    return list(
+        DesignVersion.objects.filter(pk__in=campaign.designs.values("design_version"))
+        .select_related("design")
+        .order_by("design__title", "number")
+    )
+
+
+@dataclass(frozen=True)
+class Share:
+    name: str
+    url_kind: str  # "person" (a handle) or "team" (a slug)
+    key: str
+    percent: str  # of the net funds, one decimal
+
+
+def campaign_shares(*, campaign: Campaign) -> list[Share]:
+    """Who receives the net funds, with each beneficiary's part as a percentage (shown; the ledger splits exactly)."""
+    shares = list(CampaignShare.objects.filter(campaign=campaign).order_by("id"))
+    total = sum(share.weight for share in shares) or 1
+    people = {
+        str(u.pk): u
+        for u in User.objects.filter(
+            pk__in=[int(s.beneficiary_id) for s in shares if s.beneficiary_kind == BeneficiaryKind.PERSON]
+        )
+    }
+    teams = {
+        str(t.pk): t
+        for t in Team.objects.filter(
+            pk__in=[int(s.beneficiary_id) for s in shares if s.beneficiary_kind == BeneficiaryKind.TEAM]
+        )
+    }
+    found = []
+    for share in shares:
+        tenths = (share.weight * 1000 * 2 + total) // (total * 2)  # per mille, rounded half up
+        percent = f"{tenths // 10}.{tenths % 10}"
+        if share.beneficiary_kind == BeneficiaryKind.PERSON and share.beneficiary_id in people:
+            person = people[share.beneficiary_id]
+            found.append(Share(person.display_name or person.handle, "person", person.handle, percent))
+        elif share.beneficiary_kind == BeneficiaryKind.TEAM and share.beneficiary_id in teams:
+            team = teams[share.beneficiary_id]
+            found.append(Share(team.name, "team", team.slug, percent))
+    return found
+
+
+# --- progress ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A point on the progress bar: the goal or a stretch goal, at `position` percent of the bar's length."""
+
+    label: str
+    amount: Money
+    position: int
+    reached: bool
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    pledged: Money
+    goal: Money
+    backers: int
+    percent: int  # of the goal, may exceed 100
+    fill: int  # percent of the bar's length (the bar reaches the last stretch goal)
+    markers: list[Marker]
+
+    @property
+    def stretch_goals(self) -> list[Marker]:
+        return self.markers[1:]
+
+
+def _percent(part: int, whole: int) -> int:
+    return part * 100 // whole if whole > 0 else 0
+
+
+def campaign_progress(*, campaign: Campaign) -> Progress:
+    """Pledged total, backers and the goal and stretch goals placed on a bar as long as the furthest of them.
+
+    Uses the `pledged` and `backers` annotations when the campaign came from a selector here."""
+    pledged = getattr(campaign, "pledged", None)
+    backers = getattr(campaign, "backers", None)
+    if pledged is None or backers is None:
+        counted = Pledge.objects.filter(campaign=campaign, status__in=COUNTED_STATUSES)
+        totals = counted.aggregate(total=Sum("amount"), people=Count("backer", distinct=True))
+        pledged, backers = totals["total"] or 0, totals["people"]
+    stretch = list(campaign.stretch_goals.order_by("threshold", "id"))
+    length = max([campaign.goal, pledged, *(goal.threshold for goal in stretch)])
+    currency = campaign.currency
+    markers = [
+        Marker("Goal", Money(campaign.goal, currency), _percent(campaign.goal, length), pledged >= campaign.goal)
+    ]
+    markers += [
+        Marker(goal.title, Money(goal.threshold, currency), _percent(goal.threshold, length),
+               pledged >= goal.threshold, goal.description)
+        for goal in stretch
+    ]  # fmt: skip
+    return Progress(
+        pledged=Money(pledged, currency),
+        goal=Money(campaign.goal, currency),
+        backers=backers,
+        percent=_percent(pledged, campaign.goal),
+        fill=min(100, _percent(pledged, length)),
+        markers=markers,
+    )
+
+
+# --- tiers -------------------------------------------------------------------------------------------------------
+
+
+def campaign_tiers(*, campaign: Campaign) -> QuerySet[Tier]:
+    """The campaign's tiers in order with `places_left` (None when unlimited) and their items' designs."""
+    free = TierSlot.objects.filter(tier=OuterRef("pk"), pledge__isnull=True).order_by().values("tier")
+    return (
+        Tier.objects.filter(campaign=campaign)
+        .annotate(free_slots=Coalesce(Subquery(free.annotate(n=Count("id")).values("n")), 0))
+        .prefetch_related(Prefetch("items", TierItem.objects.select_related("design_version__design").order_by("id")))
+        .order_by("position", "id")
+    )
+
+
+def tier_places_left(tier: Tier) -> int | None:
+    if tier.limit is None:
+        return None
+    return int(getattr(tier, "free_slots", tier.limit))
+
+
+def tier_available(tier: Tier, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return not (
+        (tier.available_from and now < tier.available_from) or (tier.available_until and now >= tier.available_until)
+    )
+
+
+# --- pledges -------------------------------------------------------------------------------------------------------
+
+
+def pledges_of(*, backer: User) -> QuerySet[Pledge]:
+    """Every pledge of `backer` (declined and cancelled ones too), newest first."""
+    return (
+        Pledge.objects.filter(backer=backer)
+        .select_related("campaign", "tier", "payment")
+        .annotate(was_replaced=Exists(Pledge.objects.filter(replaces=OuterRef("pk"))))
+        .order_by("-created_at", "-id")
+    )
+
+
+def pledge_of(*, backer: User, pledge_id: int) -> Pledge:
+    """One of `backer`'s pledges with its add-ons; someone else's pledge is NotFound, as a missing one."""
+    pledge = (
+        Pledge.objects.filter(pk=pledge_id, backer=backer)
+        .select_related("campaign", "tier", "payment", "replaces")
+        .prefetch_related("addons__addon")
+        .first()
+    )
+    if pledge is None:
+        raise NotFound("You have no such pledge.")
+    return pledge
+
+
+def pledge_replacement(*, pledge: Pledge) -> Pledge | None:
+    """The pledge that replaced `pledge` when its backer changed tier or amount, if any."""
+    return Pledge.objects.filter(replaces=pledge).first()
+
+
+def pledge_can_change(*, pledge: Pledge, now: datetime | None = None) -> bool:
+    """Whether the backer may still change or cancel `pledge`: authorized, and its campaign live before the deadline."""
+    now = now or timezone.now()
+    campaign = pledge.campaign
+    return (
+        pledge.status == PledgeStatus.AUTHORIZED and campaign.status == CampaignStatus.LIVE and now < campaign.deadline
+    )
+
+
+def pledge_by_request(*, backer: User, request_key: str) -> Pledge | None:
+    """The pledge a request made (its Idempotency-Key), with its payment, e.g. to say why a card was declined."""
+    if not request_key:
+        return None
+    return Pledge.objects.filter(backer=backer, request_key=request_key).select_related("payment").first()
+
+
+def editable_design_versions(*, user: User) -> QuerySet[DesignVersion]:
+    """Versions of the designs `user` may edit (their own and their teams' as owner or maintainer): what they may
+    start a campaign for."""
+    teams = Membership.objects.filter(user=user, role__in=EDITOR_ROLES).values("team_id")
+    return (
+        DesignVersion.objects.filter(Q(design__owner_user=user) | Q(design__owner_team_id__in=teams))
+        .select_related("design")
+        .order_by("design__title", "design_id", "-number")
+    )
