@@ -258,12 +258,20 @@ def _begin(payment: Payment, *, kind: str, reference: str, amount: int) -> Payme
     return PaymentOperation.objects.create(payment=payment, kind=kind, reference=reference, amount=amount)
 
 
-def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: PaymentGateway | None = None) -> Payment:
+def payment_capture(
+    *,
+    payment: Payment,
+    amount: Money | None = None,
+    gateway: PaymentGateway | None = None,
+    void_on_decline: bool = True,
+) -> Payment:
     """Take the authorized money (or less) and post it: gateway clearing -> payer -> payee, then the platform fee
     quoted at authorization (in proportion when less is taken).
 
-    When the gateway declines the capture, the authorization is voided and PaymentDeclined raised; nothing is
-    posted. Capturing a captured payment returns it unchanged; resuming a pending capture takes the amount it
+    When the gateway declines the capture, PaymentDeclined is raised and nothing is posted; the authorization is
+    voided, unless `void_on_decline` is False: then the payment stays authorized for a later attempt (a
+    campaign's settlement retries on a schedule while the backer fixes their card), which gets a reference of
+    its own. Capturing a captured payment returns it unchanged; resuming a pending capture takes the amount it
     was started with, and asking for another amount is refused (Invalid, capture_amount_mismatch).
     """
     gateway = _gateway_for(payment, gateway)
@@ -278,9 +286,8 @@ def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: P
         if take.currency != payment.currency or not 0 < take.amount <= payment.amount:
             raise Invalid(f"A capture takes more than zero and at most {Money(payment.amount, payment.currency)}.",
                           code="capture_amount_invalid", field="amount")  # fmt: skip
-        operation = _begin(
-            payment, kind=PaymentOperationKind.CAPTURE, reference=f"{payment.reference}:capture", amount=take.amount
-        )
+        operation = _begin(payment, kind=PaymentOperationKind.CAPTURE, reference=_capture_reference(payment),
+                           amount=take.amount)  # fmt: skip
     if operation.kind != PaymentOperationKind.CAPTURE:
         raise Conflict(f"Payment #{payment.pk} is busy with a {operation.kind}.", code="payment_busy")
     if amount is not None and amount.amount != operation.amount:
@@ -295,6 +302,9 @@ def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: P
     try:
         capture = _call(lambda: gateway.capture(payment.authorization_id, take, reference=operation.reference))
     except Declined as exc:
+        if not void_on_decline:
+            payment = _record_decline(payment, operation, exc, outcome=None)
+            raise _declined(payment, exc, "capture") from exc
         # The money cannot be taken: release the hold on the card rather than leave it until it expires.
         try:
             _call(lambda: gateway.void(payment.authorization_id, reference=f"{payment.reference}:void"))
@@ -316,6 +326,13 @@ def payment_capture(*, payment: Payment, amount: Money | None = None, gateway: P
             _save(payment, "status", "captured_amount", "fee_amount", "capture_id")
             _finish_operation(operation, status=OperationStatus.SUCCEEDED, gateway_id=capture.id)
     return payment
+
+
+def _capture_reference(payment: Payment) -> str:
+    """The reference of the next capture attempt: `<payment>:capture` for the first, then `:capture:2`, ... after
+    declined ones, so each attempt is a request of its own at the gateway and a pending one resumes as itself."""
+    declined = payment.operations.filter(kind=PaymentOperationKind.CAPTURE, status=OperationStatus.FAILED).count()
+    return f"{payment.reference}:capture" if declined == 0 else f"{payment.reference}:capture:{declined + 1}"
 
 
 def _fee_taken(payment: Payment, take: Money) -> Money:
