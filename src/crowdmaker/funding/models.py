@@ -85,6 +85,11 @@ class Campaign(models.Model):
                 | Q(decided_at__isnull=False),
                 name="funding_campaign_decided_when_decided",
             ),
+            models.CheckConstraint(
+                condition=Q(settled_at__isnull=True)
+                | Q(status__in=[CampaignStatus.SUCCEEDED, CampaignStatus.FAILED], decided_at__isnull=False),
+                name="funding_campaign_settled_when_decided",
+            ),
         ]
         indexes = [models.Index(fields=["status", "deadline"], name="funding_campaign_due")]
 
@@ -276,8 +281,14 @@ class Pledge(models.Model):
     request_key = models.CharField(
         max_length=255, blank=True, help_text="The client's Idempotency-Key: a retry resumes this pledge."
     )
-    capture_attempts = models.PositiveIntegerField(default=0)
-    next_capture_at = models.DateTimeField(null=True, blank=True)
+    capture_attempts = models.PositiveIntegerField(default=0, help_text="Declined captures at settlement so far.")
+    next_capture_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When settlement tries a declined capture again; empty after a decline: it gives up (drops it).",
+    )  # fmt: skip
+    capture_grace_until = models.DateTimeField(
+        null=True, blank=True, help_text="Set at the first declined capture: the backer has until then to fix it."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -296,9 +307,20 @@ class Pledge(models.Model):
             models.UniqueConstraint(
                 "backer", "request_key", condition=~Q(request_key=""), name="funding_pledge_request_once"
             ),
+            models.CheckConstraint(
+                condition=Q(capture_attempts=0, next_capture_at__isnull=True, capture_grace_until__isnull=True)
+                | Q(capture_attempts__gt=0, capture_grace_until__isnull=False),
+                name="funding_pledge_capture_retries",
+            ),
         ]
         indexes = [
             models.Index(fields=["campaign", "status"], name="funding_pledge_campaign"),
+            # Settlement walks a campaign's open pledges in id order, a batch at a time (keyset pagination).
+            models.Index(
+                fields=["campaign", "id"],
+                condition=Q(status__in=[PledgeStatus.PENDING, PledgeStatus.AUTHORIZED]),
+                name="funding_pledge_open",
+            ),
             models.Index(fields=["backer", "-created_at"], name="funding_pledge_backer"),
         ]
 
