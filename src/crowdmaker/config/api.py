@@ -9,6 +9,7 @@ from crowdmaker.commons.api import router as commons_router
 from crowdmaker.commons.api_systems import router as systems_router
 from crowdmaker.core.api import CrowdmakerApi, install_error_handlers
 from crowdmaker.core.api import router as core_router
+from crowdmaker.funding.api import router as funding_router
 from crowdmaker.ledger.api import router as ledger_router
 from crowdmaker.ledger.api_public import anyone
 from crowdmaker.ledger.api_public import router as ledger_public_router
@@ -35,6 +36,7 @@ api.add_router("", ledger_public_router, auth=[*API_AUTH, anyone])  # public led
 api.add_router("", protocol_router)
 api.add_router("", commons_router)  # reads public per operation, writes signed in
 api.add_router("", systems_router)  # owner only, except the share link and "compatible" of a design
+api.add_router("", funding_router)  # campaigns public (drafts: editors only), pledges their backer's own
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403

@@ -7,6 +7,7 @@ declined or cancelled ones. Lists are annotated in one query each, so a page cos
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crowdmaker.commons.models import DesignVersion
-from crowdmaker.core.errors import NotFound
+from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.funding.models import (
     BeneficiaryKind,
     Campaign,
@@ -27,8 +28,9 @@ from crowdmaker.funding.models import (
     TierItem,
     TierSlot,
 )
+from crowdmaker.ledger import payments
 from crowdmaker.ledger.money import Money
-from crowdmaker.people.models import Membership, Role, Team, User
+from crowdmaker.people.models import SLUG_PATTERN, Membership, Role, Team, User
 
 # Pledges that count towards a campaign's total: the money is held on the card or already taken.
 COUNTED_STATUSES = (PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED)
@@ -297,3 +299,60 @@ def editable_design_versions(*, user: User) -> QuerySet[DesignVersion]:
         .select_related("design")
         .order_by("design__title", "design_id", "-number")
     )
+
+
+# --- the JSON API's reads (funding.api) ----------------------------------------------------------------------
+
+# What the API lists: every campaign that was published, whatever became of it (the list is paginated).
+PUBLISHED_STATUSES = (CampaignStatus.LIVE, CampaignStatus.SUCCEEDED, CampaignStatus.FAILED, CampaignStatus.CANCELLED)
+
+
+def campaigns_published(*, status: str | None = None) -> QuerySet[Campaign]:
+    """Published campaigns (live and finished) with `pledged` and `backers`; `status` narrows them to one."""
+    if status is not None and status not in PUBLISHED_STATUSES:
+        raise Invalid(f"Filter by one of: {', '.join(PUBLISHED_STATUSES)}.", code="validation_error", field="status")
+    shown = Campaign.objects.filter(status=status) if status else Campaign.objects.filter(status__in=PUBLISHED_STATUSES)
+    return _with_totals(shown).select_related("owner_user__profile", "owner_team")
+
+
+def campaign_visible(*, slug: str, viewer: User | None) -> Campaign:
+    """The campaign at `slug`, with its totals; a draft exists only for its editors (NotFound for anyone else)."""
+    slug = slug.lower()
+    if not re.fullmatch(SLUG_PATTERN, slug):  # cannot be an address; never reaches the database
+        raise NotFound("No campaign has this address.")
+    campaign = campaign_by_slug(slug=slug)
+    if campaign.status == CampaignStatus.DRAFT and not campaign_can_edit(campaign=campaign, user=viewer):
+        raise NotFound("No campaign has this address.")
+    return campaign
+
+
+def tier_of_campaign(*, campaign: Campaign, tier_id: int) -> Tier:
+    """One of the campaign's tiers; another campaign's tier, or none, is a refusal of the input `tier`."""
+    tier = Tier.objects.filter(campaign=campaign, pk=tier_id).first()
+    if tier is None:
+        raise Invalid(f"This campaign has no tier {tier_id}.", code="tier_unknown", field="tier")
+    return tier
+
+
+def reward_fee(*, price: int, unit_cost: int, currency: str) -> int:
+    """The platform fee on one tier or add-on at its price: the configured share of its margin over its declared
+    cost (MONEY.md), shown before anyone pledges."""
+    return payments.quote_fee(Money(price, currency), Money(unit_cost, currency)).amount
+
+
+def pledges_listed(*, backer: User, status: str | None = None) -> QuerySet[Pledge]:
+    """`pledges_of` with their add-ons and replacements loaded; `status` narrows them to one status."""
+    if status is not None and status not in PledgeStatus.values:
+        raise Invalid(f"Filter by one of: {', '.join(PledgeStatus.values)}.", code="validation_error", field="status")
+    pledges = pledges_of(backer=backer).select_related("replaced_by").prefetch_related("addons__addon")
+    return pledges.filter(status=status) if status else pledges
+
+
+def pledge_fee_quoted(pledge: Pledge) -> int:
+    """What the platform keeps if the pledge is settled: fixed on its payment at authorization or, before a payment
+    is attached (pending), the same quote from the pledge's amounts."""
+    if pledge.payment is not None:
+        return pledge.payment.fee_quoted
+    currency = pledge.campaign.currency
+    unit_cost = Money(pledge.unit_cost, currency) if pledge.tier_id is not None else None
+    return payments.quote_fee(Money(pledge.amount, currency), unit_cost).amount
