@@ -75,7 +75,7 @@ def campaigns_editable_by(*, user: User) -> QuerySet[Campaign]:
 def campaign_by_slug(*, slug: str) -> Campaign:
     campaign = (
         _with_totals(Campaign.objects.filter(slug=slug))
-        .select_related("owner_user", "owner_team", "created_by")
+        .select_related("owner_user__profile", "owner_team", "created_by")
         .first()
     )
     if campaign is None:
@@ -104,7 +104,7 @@ def campaign_owner_name(campaign: Campaign) -> str:
     if campaign.owner_team is not None:
         return campaign.owner_team.name
     assert campaign.owner_user is not None
-    return campaign.owner_user.display_name or campaign.owner_user.handle
+    return campaign.owner_user.profile.display_name
 
 
 def campaign_design_versions(*, campaign: Campaign) -> list[DesignVersion]:
@@ -130,7 +130,7 @@ def campaign_shares(*, campaign: Campaign) -> list[Share]:
     total = sum(share.weight for share in shares) or 1
     people = {
         str(u.pk): u
-        for u in User.objects.filter(
+        for u in User.objects.select_related("profile").filter(
             pk__in=[int(s.beneficiary_id) for s in shares if s.beneficiary_kind == BeneficiaryKind.PERSON]
         )
     }
@@ -146,7 +146,7 @@ def campaign_shares(*, campaign: Campaign) -> list[Share]:
         percent = f"{tenths // 10}.{tenths % 10}"
         if share.beneficiary_kind == BeneficiaryKind.PERSON and share.beneficiary_id in people:
             person = people[share.beneficiary_id]
-            found.append(Share(person.display_name or person.handle, "person", person.handle, percent))
+            found.append(Share(person.profile.display_name, "person", person.handle, percent))
         elif share.beneficiary_kind == BeneficiaryKind.TEAM and share.beneficiary_id in teams:
             team = teams[share.beneficiary_id]
             found.append(Share(team.name, "team", team.slug, percent))
@@ -174,6 +174,7 @@ class Progress:
     backers: int
     percent: int  # of the goal, may exceed 100
     fill: int  # percent of the bar's length (the bar reaches the last stretch goal)
+    scale: Money  # the bar's length: the furthest of the goal, the stretch goals and the total pledged
     markers: list[Marker]
 
     @property
@@ -212,6 +213,7 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
         backers=backers,
         percent=_percent(pledged, campaign.goal),
         fill=min(100, _percent(pledged, length)),
+        scale=Money(length, currency),
         markers=markers,
     )
 
@@ -224,6 +226,7 @@ def campaign_tiers(*, campaign: Campaign) -> QuerySet[Tier]:
     free = TierSlot.objects.filter(tier=OuterRef("pk"), pledge__isnull=True).order_by().values("tier")
     return (
         Tier.objects.filter(campaign=campaign)
+        .select_related("campaign")
         .annotate(free_slots=Coalesce(Subquery(free.annotate(n=Count("id")).values("n")), 0))
         .prefetch_related(Prefetch("items", TierItem.objects.select_related("design_version__design").order_by("id")))
         .order_by("position", "id")
