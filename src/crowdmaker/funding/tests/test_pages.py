@@ -8,6 +8,7 @@ Real campaigns through the services, the sandbox gateway's test cards, the Djang
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from html import escape, unescape
@@ -42,6 +43,8 @@ from crowdmaker.people.models import Role, User
 from crowdmaker.people.tests.test_pages import assert_error_next_to, signed_in
 
 pytestmark = pytest.mark.django_db
+
+DEMO_BUDGET_S = 10.0  # the funding demo loader runs on a first `crowdmaker run`: it must stay quick
 
 
 def text(response: Any) -> str:
@@ -880,3 +883,46 @@ def test_my_campaigns_are_listed_for_me_with_a_way_to_edit(
     assert "Your campaigns" in text(mine)
     assert f'href="/campaigns/{draft.slug}/edit/">Edit the draft' in mine.content.decode()
     assert "Your campaigns" not in text(signed_in(other_user).get("/campaigns/"))
+
+
+# --- demo data ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_demo_campaigns_load_once_quickly_and_their_pages_work(settings: Any, tmp_path: Any) -> None:
+    from crowdmaker.commons import demo as commons_demo
+    from crowdmaker.funding import demo
+    from crowdmaker.people import demo as people_demo
+
+    settings.MEDIA_ROOT = str(tmp_path)  # the commons loader stores design pictures
+    people_demo.load(lambda line: None)
+    commons_demo.load(lambda line: None)
+    lines: list[str] = []
+
+    started = time.monotonic()
+    created = demo.load(lines.append)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < DEMO_BUDGET_S
+    slugs = [spec.slug for spec in demo.CAMPAIGNS]
+    assert sorted(Campaign.objects.filter(status=CampaignStatus.LIVE).values_list("slug", flat=True)) == sorted(slugs)
+    assert Tier.objects.filter(limit__isnull=False).exists()
+    made = sum(len(spec.pledges) for spec in demo.CAMPAIGNS)
+    assert Pledge.objects.filter(status=PledgeStatus.AUTHORIZED).count() == 8  # the two all-or-nothing campaigns
+    assert Pledge.objects.filter(status=PledgeStatus.CAPTURED, campaign__slug="workbench-2020-batch").count() == 2
+    assert Pledge.objects.count() == made
+    assert created == Campaign.objects.count() + Tier.objects.count() + AddOn.objects.count() + (
+        StretchGoal.objects.count() + made
+    )
+    assert "campaign climate-node-run (ada, all-or-nothing, goal 1500.00 EUR, 3 reward(s))" in lines
+    assert "5 pledge(s) to climate-node-run with sandbox-card-ok" in lines
+
+    assert demo.load(lines.append) == 0
+    assert Pledge.objects.count() == made
+
+    listing = Client().get("/campaigns/")
+    assert re.findall(r'<a href="/campaigns/([^/]+)/">', listing.content.decode()) == [
+        "workbench-2020-batch", "climate-node-run", "lumen-panel-batch",
+    ]  # fmt: skip
+    for slug in slugs:
+        assert Client().get(f"/campaigns/{slug}/").status_code == 200
+    assert "5 backers" in text(Client().get("/campaigns/climate-node-run/"))

@@ -1,0 +1,247 @@
+"""Demo campaigns: three live campaigns for demo designs, with rewards (one limited), add-ons, stretch goals and a few
+pledges by demo makers paid with the sandbox's `sandbox-card-ok`.
+
+`climate-node-run` (ada, all-or-nothing, EUR) and `lumen-panel-batch` (the Light Lab team, all-or-nothing, EUR)
+hold their pledges until the deadline; `workbench-2020-batch` (Workshop Commons, flexible, SEK) captures at once,
+so its public ledger has entries. Writes go only through `funding.services` and `funding.pledges`. Idempotent by
+natural key: a campaign by its slug, a pledge by its backer and request key; a campaign no longer open gets no
+new pledges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.utils import timezone
+
+from crowdmaker.commons.models import DesignVersion
+from crowdmaker.core.demo import Report, register_demo
+from crowdmaker.funding import pledges, services
+from crowdmaker.funding.models import AddOn, Campaign, FundingModel, Pledge, Tier
+from crowdmaker.ledger.gateways import sandbox
+from crowdmaker.ledger.money import Money
+from crowdmaker.people.models import Team, User
+
+
+@dataclass(frozen=True)
+class DemoTier:
+    title: str
+    price: int  # minor units
+    unit_cost: int
+    quantity: int = 1  # of the campaign's design
+    limit: int | None = None
+    description: str = ""
+    delivery_months: int = 6  # after today
+
+
+@dataclass(frozen=True)
+class DemoPledge:
+    backer: str
+    tier: str | None  # a tier's title, or None for no reward
+    addons: dict[str, int] = field(default_factory=dict)  # add-on title -> quantity
+    extra: int = 0
+
+
+@dataclass(frozen=True)
+class DemoCampaign:
+    slug: str
+    title: str
+    design: str
+    actor: str
+    team: str | None
+    currency: str
+    goal: int
+    funding_model: str
+    started_days_ago: int
+    days_left: int
+    summary: str
+    story: str
+    risks: str
+    faq: tuple[tuple[str, str], ...]
+    tiers: tuple[DemoTier, ...]
+    addons: tuple[tuple[str, int, int, str], ...]  # title, price, unit cost, description
+    stretch_goals: tuple[tuple[int, str, str], ...]  # threshold, title, description
+    pledges: tuple[DemoPledge, ...]
+
+
+CAMPAIGNS = (
+    DemoCampaign(
+        slug="climate-node-run",
+        title="Climate Node: the first production run",
+        design="climate-node",
+        actor="ada",
+        team=None,
+        currency="EUR",
+        goal=150_000,
+        funding_model=FundingModel.ALL_OR_NOTHING,
+        started_days_ago=9,
+        days_left=21,
+        summary="Five hundred assembled and tested Climate Nodes, made in a small Berlin PCB shop.",
+        story="""Climate Node has been built by hand by a few dozen people since version 1. This campaign pays for a
+**real production run**: panelised boards, a pick-and-place job, a test jig that checks every sensor against a
+reference, and vented cases printed in PETG.
+
+## What you get
+An assembled Climate Node (version 2.1), flashed, calibrated and ready for MQTT discovery.
+
+## Where the money goes
+Every reward shows its declared unit cost: components, board and case. The platform's fee is taken only on what
+is above it; the rest pays the test jig, the shop's setup and the maker's time.""",
+        risks="""- **Sensor supply**: the SHT40 has had long lead times. We reserved the first 600 with our supplier.
+- **Calibration**: a sensor that fails the reference test is replaced, which may delay a few rewards by weeks.""",
+        faq=(
+            ("Does it work without Home Assistant?", "Yes: it publishes plain JSON on MQTT, any broker will do."),
+            ("Can I build my own instead?", "Of course: the design is open (CERN-OHL-W-2.0), files and BOM included."),
+        ),
+        tiers=(
+            DemoTier("Early bird", 2_900, 1_450, limit=50, description="One Climate Node at the early price."),
+            DemoTier("Climate Node", 3_500, 1_450, description="One assembled and tested Climate Node."),
+            DemoTier("Three-room pack", 9_500, 4_350, quantity=3, description="Three nodes, for a small flat."),
+        ),
+        addons=(
+            ("Wall mount", 400, 120, "A printed bracket with two screws."),
+            ("Spare vented case", 600, 200, "In another colour: white, grey or black."),
+        ),
+        stretch_goals=(
+            (250_000, "E-ink option", "An e-ink display version for every pack at no extra cost."),
+            (400_000, "CO₂ sensor edition", "A second run with a CO₂ sensor, offered to backers first."),
+        ),
+        pledges=(
+            DemoPledge("emil", "Early bird", {"Wall mount": 1}),
+            DemoPledge("bruno", "Climate Node"),
+            DemoPledge("chen", "Three-room pack", {"Spare vented case": 1}),
+            DemoPledge("dara", None, extra=1_000),
+            DemoPledge("farah", "Early bird", extra=500),
+        ),
+    ),
+    DemoCampaign(
+        slug="lumen-panel-batch",
+        title="Lumen: a batch of flicker-free panels",
+        design="lumen-panel",
+        actor="farah",
+        team="light-lab",
+        currency="EUR",
+        goal=200_000,
+        funding_model=FundingModel.ALL_OR_NOTHING,
+        started_days_ago=4,
+        days_left=26,
+        summary="Two hundred Lumen panels with CRI 95 LEDs and a 20 kHz driver, dimmable over MQTT.",
+        story="""Light Lab has tested Lumen in a dozen homes for a year. Now we want to make a **batch of two hundred**
+with a proper aluminium back plate and an opal diffuser that does not yellow.
+
+Every panel is dimmable to 1 % without flicker and runs from any 15 W USB-C charger.""",
+        risks="Aluminium prices move; the declared unit cost is our quote today, valid until the deadline.",
+        faq=(("Can I mount it on the ceiling?", "Yes, with the ceiling kit add-on."),),
+        tiers=(
+            DemoTier("Lumen panel", 7_900, 3_800, description="One Lumen panel and a USB-C cable."),
+            DemoTier("A pair", 15_000, 7_600, quantity=2, limit=100, description="Two panels, for a room."),
+        ),
+        addons=(("Ceiling kit", 1_200, 450, "Bracket, cable channel and screws."),),
+        stretch_goals=((350_000, "Tunable white", "A tunable-white (2200-5000 K) version for every backer."),),
+        pledges=(
+            DemoPledge("emil", "A pair", {"Ceiling kit": 2}),
+            DemoPledge("ada", "Lumen panel"),
+            DemoPledge("bruno", "Lumen panel", {"Ceiling kit": 1}),
+        ),
+    ),
+    DemoCampaign(
+        slug="workbench-2020-batch",
+        title="Commons workbench: cut-to-size kits",
+        design="workbench-2020",
+        actor="bruno",
+        team="workshop-commons",
+        currency="SEK",
+        goal=500_000,
+        funding_model=FundingModel.FLEXIBLE,
+        started_days_ago=12,
+        days_left=18,
+        summary="Kits of cut and tapped 2020 profile for the Commons workbench, for shared workshops.",
+        story="""We cut and tap the profile, bag the brackets and print the assembly guide: you bring a hex key.
+
+Flexible funding: each kit ordered is made, whatever the total.""",
+        risks="None beyond our saw: a kit may take two weeks longer in busy months.",
+        faq=(),
+        tiers=(DemoTier("Workbench kit", 180_000, 95_000, delivery_months=3),),
+        addons=(),
+        stretch_goals=(),
+        pledges=(DemoPledge("emil", "Workbench kit"), DemoPledge("chen", None, extra=25_000)),
+    ),
+)
+
+
+def _latest_version(slug: str) -> DesignVersion | None:
+    return DesignVersion.objects.filter(design__slug=slug).order_by("-number").first()
+
+
+def _months_ahead(months: int) -> date:
+    today = timezone.now().date()
+    month = today.month - 1 + months
+    return date(today.year + month // 12, month % 12 + 1, 1)
+
+
+def _create(spec: DemoCampaign, actor: User, team: Team | None, version: DesignVersion) -> int:
+    now = timezone.now()
+    campaign = services.campaign_create(
+        actor=actor, slug=spec.slug, title=spec.title, design_versions=[version], goal=spec.goal,
+        currency=spec.currency, starts_at=now - timedelta(days=spec.started_days_ago),
+        deadline=now + timedelta(days=spec.days_left), summary=spec.summary, story=spec.story, risks=spec.risks,
+        faq=[{"question": q, "answer": a} for q, a in spec.faq], funding_model=spec.funding_model, team=team,
+    )  # fmt: skip
+    for tier in spec.tiers:
+        services.tier_add(
+            actor=actor, campaign=campaign, title=tier.title, price=tier.price, unit_cost=tier.unit_cost,
+            description=tier.description, limit=tier.limit, items=[(version, tier.quantity)],
+            delivery_month=_months_ahead(tier.delivery_months),
+        )  # fmt: skip
+    for title, price, unit_cost, description in spec.addons:
+        services.addon_add(actor=actor, campaign=campaign, title=title, price=price, unit_cost=unit_cost,
+                           description=description)  # fmt: skip
+    for threshold, title, description in spec.stretch_goals:
+        services.stretch_goal_add(actor=actor, campaign=campaign, threshold=threshold, title=title,
+                                  description=description)  # fmt: skip
+    services.campaign_publish(actor=actor, campaign=campaign)
+    return 1 + len(spec.tiers) + len(spec.addons) + len(spec.stretch_goals)
+
+
+def _pledge(spec: DemoCampaign, campaign: Campaign, wanted: DemoPledge, backer: User) -> bool:
+    """Make one demo pledge unless it exists or the campaign no longer takes pledges; whether it was made."""
+    key = f"demo-{spec.slug}-{wanted.backer}"
+    if Pledge.objects.filter(backer=backer, request_key=key).exists():
+        return False
+    now = timezone.now()
+    if not (campaign.starts_at <= now < campaign.deadline):
+        return False
+    tier = Tier.objects.get(campaign=campaign, title=wanted.tier) if wanted.tier else None
+    addons = {AddOn.objects.get(campaign=campaign, title=title).pk: n for title, n in wanted.addons.items()}
+    pledges.pledge_create(backer=backer, campaign=campaign, tier=tier, addons=addons, extra=wanted.extra,
+                          payment_method=sandbox.CARD_OK, request_key=key)  # fmt: skip
+    return True
+
+
+def load(report: Report) -> int:
+    handles = {spec.actor for spec in CAMPAIGNS} | {p.backer for spec in CAMPAIGNS for p in spec.pledges}
+    makers = {user.handle: user for user in User.objects.filter(handle__in=handles)}
+    if len(makers) < len(handles):
+        report(f"skipped: the demo makers {sorted(handles - set(makers))} are missing")
+        return 0
+    created = 0
+    for spec in CAMPAIGNS:
+        version = _latest_version(spec.design)
+        team = Team.objects.filter(slug=spec.team).first() if spec.team else None
+        if version is None or (spec.team and team is None):
+            report(f"skipped campaign {spec.slug}: the design {spec.design} or the team {spec.team} is missing")
+            continue
+        if not Campaign.objects.filter(slug=spec.slug).exists():
+            created += _create(spec, makers[spec.actor], team, version)
+            report(f"campaign {spec.slug} ({spec.team or spec.actor}, {spec.funding_model}, "
+                   f"goal {Money(spec.goal, spec.currency)}, {len(spec.tiers)} reward(s))")  # fmt: skip
+        campaign = Campaign.objects.get(slug=spec.slug)
+        made = sum(_pledge(spec, campaign, wanted, makers[wanted.backer]) for wanted in spec.pledges)
+        if made:
+            report(f"{made} pledge(s) to {spec.slug} with {sandbox.CARD_OK}")
+        created += made
+    return created
+
+
+register_demo(name="funding: campaigns", order=30, load=load)
