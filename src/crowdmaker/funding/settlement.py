@@ -1,0 +1,512 @@
+"""Settlement of a campaign at its deadline: decide the outcome, capture or void every pledge, distribute the proceeds.
+
+Owns what happens to pledges and money once a campaign's deadline has passed (the periodic job
+`funding.settle_due_campaigns` runs it every minute); never calls the payment gateway inside a database
+transaction or while holding a row lock, and never writes the ledger except through `ledger.payments`
+(captures, fees, voids) and the one keyed distribution posting of `_distribute`.
+
+Idempotent and resumable by construction: every step is keyed by what it acts on and finds itself done on a rerun.
+The decision is recorded once (the campaign row, locked). A pledge's capture or void goes through its Payment
+(reference `pledge-<id>`; the ledger resumes a pending step under the same reference and keys every posting), a
+declined capture counts the payment's failed capture operations rather than adding one, and the distribution
+moves the received balance, read under the account's lock, in the same transaction that marks the campaign
+settled. Killed at any point and run again, the job finishes without capturing, voiding or posting twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import CharField, Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from crowdmaker.core.errors import Conflict, NotFound
+from crowdmaker.funding.models import Campaign, CampaignStatus, FundingModel, Pledge, PledgeStatus, TierSlot
+from crowdmaker.ledger import payments
+from crowdmaker.ledger.gateways import PaymentGateway
+from crowdmaker.ledger.models import (
+    CAPTURED_STATUSES,
+    Account,
+    OperationStatus,
+    Payment,
+    PaymentOperation,
+    PaymentOperationKind,
+    PaymentStatus,
+    Transaction,
+)
+from crowdmaker.ledger.money import Money, allocate
+from crowdmaker.ledger.services import account_open, transaction_post
+
+logger = logging.getLogger(__name__)
+
+# Pledge requests that began before the deadline (an authorization waiting for the gateway, a cancellation) are
+# given this long to finish before the outcome is decided, so the decision counts what backers did in time. A
+# request retries a silent gateway a few times within seconds (payments.GATEWAY_ATTEMPTS), well under a minute.
+IN_FLIGHT_GRACE = timedelta(seconds=60)
+# A declined capture is tried again this long after the first, second and third declines; later ones wait for the
+# end of the grace period, when one last attempt is made.
+CAPTURE_RETRY_DELAYS = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24))
+# From a pledge's first declined capture, the backer has this long to make their card work (they are told by
+# e-mail at each decline); a capture still declined then is given up: the authorization voided, the pledge dropped
+# and its reward's place freed.
+CAPTURE_GRACE = timedelta(days=3)
+# Pledges read and recorded per batch: one keyset-paginated query and one UPDATE each, short transactions only.
+BATCH_SIZE = 500
+# The beneficiaries' accounts that a campaign's proceeds are distributed to.
+PROCEEDS = "campaign-proceeds"
+DISTRIBUTION = "distribution"
+
+
+class Outcome(Enum):
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    DECLINED = "declined"  # declined now, tried again later
+    DROPPED = "dropped"
+    WAITING = "waiting"  # nothing could be done now (gateway down, payment busy); the next run tries again
+
+
+# One pledge's gateway step (`_capture_one`, `_void_one`).
+SettleOne = Callable[[Pledge, datetime, PaymentGateway | None], Outcome]
+
+
+@dataclass
+class SettlementReport:
+    """What one run did for one campaign. `settled` is True once nothing is left to capture, void or retry."""
+
+    campaign_id: int
+    status: str
+    captured: int = 0
+    voided: int = 0
+    declined: int = 0
+    dropped: int = 0
+    waiting: int = 0  # pledges nothing could be done for now (gateway down, busy), tried again next run
+    open_pledges: int = 0  # pending or authorized pledges left when the run ended (retries not due yet, ...)
+    distributed: int = 0  # minor units moved to the beneficiaries by this run
+    settled: bool = False
+
+
+def checkpoint(step: str, subject_id: int) -> None:
+    """A step of settlement has been committed. Does nothing; tests replace it to stop the job at every step."""
+
+
+# --- the whole job --------------------------------------------------------------------------------------------
+
+
+def due_campaigns(*, now: datetime | None = None) -> list[int]:
+    """Ids of the campaigns settlement has work for, oldest deadline first: live ones past their deadline and its
+    grace, decided ones not settled yet (retries, pending pledges), and settled ones late pledges paid into since."""
+    now = now or timezone.now()
+    late_money = Account.objects.filter(
+        owner_kind="campaign", owner_id=Cast(OuterRef("pk"), CharField()), purpose=payments.RECEIVED, balance__gt=0
+    )
+    return list(
+        Campaign.objects.annotate(late_money=Exists(late_money))
+        .filter(
+            Q(status=CampaignStatus.LIVE, deadline__lte=now - IN_FLIGHT_GRACE)
+            | Q(status__in=[CampaignStatus.SUCCEEDED, CampaignStatus.FAILED], settled_at__isnull=True)
+            | Q(status=CampaignStatus.SUCCEEDED, late_pledges=True, late_money=True)
+        )
+        .order_by("deadline", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def settle_due_campaigns(*, now: datetime | None = None, gateway: PaymentGateway | None = None) -> dict[str, int]:
+    """Settle (or go on settling) every due campaign, oldest deadline first; one campaign's trouble (logged) does
+    not hold up the others. Returns how many campaigns were settled, are still waiting, were busy in another
+    worker, or failed."""
+    now = now or timezone.now()
+    outcomes = {"settled": 0, "waiting": 0, "busy": 0, "failed": 0}
+    for campaign_id in due_campaigns(now=now):
+        try:
+            report = campaign_settle(campaign_id=campaign_id, now=now, gateway=gateway)
+        except Conflict as exc:
+            if exc.code == "settlement_busy":
+                outcomes["busy"] += 1
+                continue
+            logger.exception("settlement of campaign %s refused", campaign_id)
+            outcomes["failed"] += 1
+            continue
+        except Exception:  # logged; the next run tries again, and the other campaigns go on
+            logger.exception("settlement of campaign %s failed; the next run resumes it", campaign_id)
+            outcomes["failed"] += 1
+            continue
+        outcomes["settled" if report.settled else "waiting"] += 1
+    return outcomes
+
+
+def campaign_settle(
+    *,
+    campaign_id: int,
+    now: datetime | None = None,
+    gateway: PaymentGateway | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> SettlementReport:
+    """Decide the campaign's outcome at its deadline if not done yet, then capture (succeeded) or void (failed)
+    its authorized pledges that are due, and once none is left to capture, retry or wait for, distribute the
+    proceeds and mark it settled. Safe to run again at any time, and after a crash at any point.
+
+    Raises NotFound for an unknown campaign, Conflict (`campaign_not_due`) before the deadline and its grace,
+    (`campaign_not_settleable`) for a draft or cancelled campaign, (`settlement_busy`) while another worker
+    settles it; nothing is changed then.
+    """
+    now = now or timezone.now()
+    with _exclusive(campaign_id):
+        campaign = _decide(campaign_id, now)
+        report = SettlementReport(campaign_id=campaign.pk, status=campaign.status)
+        if campaign.status == CampaignStatus.SUCCEEDED:
+            _walk(campaign, now, report, gateway, batch_size, _capture_one)
+        else:
+            _walk(campaign, now, report, gateway, batch_size, _void_one)
+        _finish(campaign.pk, now, report)
+    return report
+
+
+def _lock_id(campaign_id: int) -> int:
+    digest = hashlib.sha256(f"funding.settlement\x1f{campaign_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def _exclusive(campaign_id: int) -> Iterator[None]:
+    """One settlement of a campaign at a time (a run may outlast the scheduler's period). A session-level advisory
+    lock, not a row lock: no request waits for it, and it goes with the connection if the worker dies."""
+    key = _lock_id(campaign_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        row = cursor.fetchone()
+    if not (row and row[0]):
+        raise Conflict(f"Campaign {campaign_id} is being settled by another worker.", code="settlement_busy")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except DatabaseError:  # the connection is gone, and its session lock with it
+            logger.warning("could not release the settlement lock of campaign %s", campaign_id)
+
+
+# --- decide ---------------------------------------------------------------------------------------------------
+
+
+def _decide(campaign_id: int, now: datetime) -> Campaign:
+    """Record the deadline's outcome once: all-or-nothing succeeds when the authorized (and captured) pledges reach
+    the goal, and fails otherwise; a flexible campaign keeps what it raised, so it always succeeds."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        if campaign is None:
+            raise NotFound(f"There is no campaign {campaign_id}.")
+        if campaign.status in (CampaignStatus.SUCCEEDED, CampaignStatus.FAILED):
+            return campaign
+        if campaign.status != CampaignStatus.LIVE:
+            raise Conflict(f"A {campaign.status} campaign is not settled.", code="campaign_not_settleable")
+        if now < campaign.deadline + IN_FLIGHT_GRACE:
+            raise Conflict("The campaign's deadline has not passed yet.", code="campaign_not_due")
+        raised = Pledge.objects.filter(
+            campaign=campaign, status__in=[PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED]
+        ).aggregate(total=Coalesce(Sum("amount"), 0))["total"]
+        succeeded = campaign.funding_model == FundingModel.FLEXIBLE or raised >= campaign.goal
+        campaign.status = CampaignStatus.SUCCEEDED if succeeded else CampaignStatus.FAILED
+        campaign.decided_at = now
+        campaign.save(update_fields=["status", "decided_at"])
+        logger.info("campaign %s %s: %s raised of a %s goal", campaign.pk, campaign.status, raised, campaign.goal)
+    checkpoint("decided", campaign.pk)
+    return campaign
+
+
+# --- capture or void each pledge ------------------------------------------------------------------------------
+
+
+def _failed_captures() -> Subquery:
+    return Subquery(
+        PaymentOperation.objects.filter(
+            payment=OuterRef("payment_id"), kind=PaymentOperationKind.CAPTURE, status=OperationStatus.FAILED
+        )
+        .values("payment")
+        .annotate(n=Count("pk"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
+
+
+def _walk(campaign: Campaign, now: datetime, report: SettlementReport, gateway: PaymentGateway | None,
+          batch_size: int, settle_one: SettleOne) -> None:  # fmt: skip
+    """Every authorized pledge that is due, in id order a batch at a time (keyset pagination on the index of open
+    pledges): each pledge's gateway step on its own, then one UPDATE recording the batch's captures or voids."""
+    # A pledge made in the last moments (a late pledge on a succeeded campaign) is its own request's to capture.
+    made_before = now - IN_FLIGHT_GRACE
+    after = 0
+    while True:
+        batch = list(
+            Pledge.objects.filter(campaign=campaign, status=PledgeStatus.AUTHORIZED, pk__gt=after,
+                                  payment__isnull=False, created_at__lte=made_before)
+            .filter(Q(next_capture_at__isnull=True) | Q(next_capture_at__lte=now))
+            .select_related("payment")
+            .annotate(failed_captures=Coalesce(_failed_captures(), 0))
+            .order_by("pk")[:batch_size]
+        )  # fmt: skip
+        if not batch:
+            return
+        after = batch[-1].pk
+        done: dict[Outcome, list[int]] = {Outcome.CAPTURED: [], Outcome.VOIDED: []}
+        for pledge in batch:
+            outcome = settle_one(pledge, now, gateway)
+            if outcome in done:
+                done[outcome].append(pledge.pk)
+            else:
+                setattr(report, outcome.value, getattr(report, outcome.value) + 1)
+        _record(done[Outcome.CAPTURED], PledgeStatus.CAPTURED, release=False)
+        _record(done[Outcome.VOIDED], PledgeStatus.VOIDED, release=True)
+        report.captured += len(done[Outcome.CAPTURED])
+        report.voided += len(done[Outcome.VOIDED])
+        checkpoint("recorded", after)
+
+
+def _record(pledge_ids: list[int], status: str, *, release: bool) -> None:
+    """Record a batch's outcome in one short transaction; only pledges still authorized change (a rerun is a no-op)."""
+    if not pledge_ids:
+        return
+    with transaction.atomic():
+        changed = list(
+            Pledge.objects.filter(pk__in=pledge_ids, status=PledgeStatus.AUTHORIZED)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        Pledge.objects.filter(pk__in=changed).update(status=status, updated_at=timezone.now())
+        if release:
+            TierSlot.objects.filter(pledge_id__in=changed).update(pledge=None)
+
+
+def _capture_one(pledge: Pledge, now: datetime, gateway: PaymentGateway | None) -> Outcome:
+    payment: Payment = pledge.payment  # type: ignore[assignment]
+    if payment.status in CAPTURED_STATUSES:  # captured before a crash, not recorded yet
+        return Outcome.CAPTURED
+    if payment.status != PaymentStatus.AUTHORIZED:  # the hold is gone (voided after a stuck capture): nothing to take
+        return _drop(pledge, gateway)
+    if pledge.failed_captures > pledge.capture_attempts:  # type: ignore[attr-defined]
+        return _declined(pledge, now, gateway)  # the gateway said no before a crash: record it, do not ask again
+    if pledge.capture_attempts and pledge.next_capture_at is None:  # given up before a crash, not dropped yet
+        return _drop(pledge, gateway)
+    try:
+        payments.payment_capture(payment=payment, gateway=gateway, void_on_decline=False)
+    except payments.PaymentDeclined:
+        checkpoint("capture-declined", pledge.pk)  # the ledger has recorded the decline; the pledge not yet
+        return _declined(pledge, now, gateway)
+    except (payments.GatewayDown, Conflict) as exc:
+        logger.warning("capture of pledge %s left for the next run: %s", pledge.pk, exc)
+        return Outcome.WAITING
+    checkpoint("captured", pledge.pk)
+    return Outcome.CAPTURED
+
+
+def _next_attempt(attempts: int, now: datetime, grace_until: datetime) -> datetime | None:
+    """When to try again after the `attempts`-th decline; None once the grace period is over (give up)."""
+    if now >= grace_until:
+        return None
+    if attempts <= len(CAPTURE_RETRY_DELAYS):
+        return min(now + CAPTURE_RETRY_DELAYS[attempts - 1], grace_until)
+    return grace_until
+
+
+def _declined(pledge: Pledge, now: datetime, gateway: PaymentGateway | None) -> Outcome:
+    """Record the payment's declined captures on the pledge (a count, so recording twice changes nothing), schedule
+    the next attempt and tell the backer; after the grace period, give up and drop the pledge."""
+    from crowdmaker.funding import tasks
+
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if locked.status != PledgeStatus.AUTHORIZED:
+            return Outcome.WAITING
+        failed = PaymentOperation.objects.filter(
+            payment=locked.payment, kind=PaymentOperationKind.CAPTURE, status=OperationStatus.FAILED
+        ).count()
+        if failed > locked.capture_attempts:
+            locked.capture_grace_until = locked.capture_grace_until or now + CAPTURE_GRACE
+            locked.capture_attempts = failed
+            locked.next_capture_at = _next_attempt(failed, now, locked.capture_grace_until)
+            locked.updated_at = timezone.now()
+            locked.save(update_fields=["capture_attempts", "capture_grace_until", "next_capture_at", "updated_at"])
+            if locked.next_capture_at is not None:
+                attempt = failed
+                transaction.on_commit(
+                    lambda: tasks.capture_declined_email_send.enqueue(pledge_id=locked.pk, attempt=attempt)
+                )
+    checkpoint("declined", pledge.pk)
+    if locked.next_capture_at is None:
+        return _drop(locked, gateway)
+    return Outcome.DECLINED
+
+
+def _drop(pledge: Pledge, gateway: PaymentGateway | None) -> Outcome:
+    """Give a pledge up: void its authorization (if still held), mark it dropped, free its place, tell the backer."""
+    from crowdmaker.funding import tasks
+
+    payment = Payment.objects.filter(pledge=pledge).first()
+    if payment is None:
+        return Outcome.WAITING
+    if payment.status in CAPTURED_STATUSES:
+        return Outcome.CAPTURED
+    if payment.status == PaymentStatus.AUTHORIZED:
+        try:
+            payments.payment_void(payment=payment, gateway=gateway)
+        except payments.PaymentDeclined:
+            pass  # the gateway no longer holds it either (recorded as failed): nobody is charged
+        except (payments.GatewayDown, Conflict) as exc:
+            logger.warning("void of pledge %s left for the next run: %s", pledge.pk, exc)
+            return Outcome.WAITING
+        checkpoint("voided", pledge.pk)
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if locked.status != PledgeStatus.AUTHORIZED:
+            return Outcome.WAITING
+        locked.status = PledgeStatus.DROPPED
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["status", "updated_at"])
+        TierSlot.objects.filter(pledge=locked).update(pledge=None)
+        transaction.on_commit(lambda: tasks.pledge_dropped_email_send.enqueue(pledge_id=locked.pk))
+    checkpoint("dropped", pledge.pk)
+    return Outcome.DROPPED
+
+
+def _void_one(pledge: Pledge, now: datetime, gateway: PaymentGateway | None) -> Outcome:
+    payment: Payment = pledge.payment  # type: ignore[assignment]
+    if payment.status in CAPTURED_STATUSES:
+        # Cannot happen: a failed campaign had nothing captured when it was decided, and only a succeeded one
+        # captures. Left for an operator rather than hidden.
+        logger.error("pledge %s of failed campaign %s is captured", pledge.pk, pledge.campaign_id)
+        return Outcome.WAITING
+    if payment.status == PaymentStatus.AUTHORIZED:
+        try:
+            payments.payment_void(payment=payment, gateway=gateway)
+        except payments.PaymentDeclined:
+            pass  # the gateway no longer holds it (recorded as failed): nobody is charged
+        except (payments.GatewayDown, Conflict) as exc:
+            logger.warning("void of pledge %s left for the next run: %s", pledge.pk, exc)
+            return Outcome.WAITING
+        checkpoint("voided", pledge.pk)
+    return Outcome.VOIDED
+
+
+# --- distribute and finish ------------------------------------------------------------------------------------
+
+
+def _finish(campaign_id: int, now: datetime, report: SettlementReport) -> None:
+    """Once no pledge is open (pending or authorized), distribute what a succeeded campaign received and mark it
+    settled, in one transaction; a settled campaign that took late pledges since distributes them the same way."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        open_pledges = Pledge.objects.filter(
+            campaign=campaign, status__in=[PledgeStatus.PENDING, PledgeStatus.AUTHORIZED]
+        ).count()
+        report.open_pledges = open_pledges
+        if campaign.settled_at is None and open_pledges:
+            return
+        report.settled = True
+        if campaign.status == CampaignStatus.SUCCEEDED:
+            report.distributed = _distribute(campaign)
+        if campaign.settled_at is not None and not report.distributed:
+            return  # settled before, and nothing came in since
+        if campaign.settled_at is None:
+            campaign.settled_at = now
+            campaign.save(update_fields=["settled_at"])
+    checkpoint("settled", campaign_id)
+
+
+def _distribute(campaign: Campaign) -> int:
+    """Move the campaign's received balance (captures less fees) to its shares' beneficiaries, split by weight with
+    the largest remainder, as one posting. The balance is read under the account's lock, so a rerun finds it moved
+    (nothing to post); the idempotency key numbers the distributions of the campaign. Returns what was moved."""
+    received = (
+        Account.objects.select_for_update()
+        .filter(owner_kind="campaign", owner_id=str(campaign.pk), purpose=payments.RECEIVED, currency=campaign.currency)
+        .first()
+    )
+    if received is None or received.balance <= 0:
+        return 0
+    net = Money(received.balance, campaign.currency)
+    shares = list(campaign.shares.order_by("pk"))
+    parts = allocate(net, [share.weight for share in shares])
+    legs = [(received, -net)]
+    for share, part in zip(shares, parts, strict=True):
+        if part:
+            account = account_open(owner_kind=share.beneficiary_kind, owner_id=share.beneficiary_id,
+                                   purpose=PROCEEDS, currency=campaign.currency)  # fmt: skip
+            legs.append((account, part))
+    number = (
+        Transaction.objects.filter(kind=DISTRIBUTION, subject_kind="campaign", subject_id=str(campaign.pk)).count() + 1
+    )
+    transaction_post(
+        kind=DISTRIBUTION,
+        legs=legs,
+        memo=f"Proceeds of campaign #{campaign.pk} to its makers",
+        subject=("campaign", str(campaign.pk)),
+        idempotency_key=f"campaign:{campaign.pk}:distribution:{number}",
+    )
+    return net.amount
+
+
+# --- reconciliation (MONEY.md invariant 6) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignBooks:
+    """A campaign's pledges against its public ledger, in minor units of its currency."""
+
+    captured: int  # what the pledges' payments captured
+    refunded: int  # what was refunded of it
+    fees: int  # the platform fees the ledger kept on those payments (net of fees refunded)
+    received: int  # what the campaign's received account took in: captures less fees and refunds
+    distributed: int  # what it passed on to its makers
+    balance: int  # what it holds now
+
+    @property
+    def reconciles(self) -> bool:
+        """Captured pledges minus refunds = what the campaign received (plus the fee the platform kept of it), and
+        the campaign holds exactly what it received and did not distribute."""
+        return (self.captured - self.refunded == self.received + self.fees
+                and self.balance == self.received - self.distributed)  # fmt: skip
+
+
+def campaign_books(*, campaign: Campaign) -> CampaignBooks:
+    """Read a campaign's books: its pledges' payments and its ledger. Three queries; reads only."""
+    money = Payment.objects.filter(pledge__campaign=campaign).aggregate(
+        captured=Coalesce(Sum("captured_amount"), 0), refunded=Coalesce(Sum("refunded_amount"), 0)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(sum(l.amount) FILTER (WHERE t.kind <> %(distribution)s), 0),
+                   coalesce(-sum(l.amount) FILTER (WHERE t.kind = %(distribution)s), 0),
+                   coalesce(sum(l.amount), 0)
+            FROM ledger_account a
+            JOIN ledger_leg l ON l.account_id = a.id
+            JOIN ledger_transaction t ON t.id = l.transaction_id
+            WHERE a.owner_kind = 'campaign' AND a.owner_id = %(campaign)s AND a.purpose = %(received)s
+            """,
+            {"distribution": DISTRIBUTION, "campaign": str(campaign.pk), "received": payments.RECEIVED},
+        )
+        received, distributed, balance = cursor.fetchone()
+        cursor.execute(
+            """
+            SELECT coalesce(sum(l.amount), 0)
+            FROM funding_pledge p
+            JOIN ledger_transaction t ON t.subject_kind = 'payment' AND t.subject_id = p.payment_id::text
+            JOIN ledger_leg l ON l.transaction_id = t.id
+            JOIN ledger_account a ON a.id = l.account_id AND a.owner_kind = 'platform' AND a.purpose = %(revenue)s
+            WHERE p.campaign_id = %(campaign)s
+            """,
+            {"campaign": campaign.pk, "revenue": payments.REVENUE},
+        )
+        (fees,) = cursor.fetchone()
+    return CampaignBooks(captured=int(money["captured"]), refunded=int(money["refunded"]), fees=int(fees),
+                         received=int(received), distributed=int(distributed), balance=int(balance))  # fmt: skip
