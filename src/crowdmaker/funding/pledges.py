@@ -285,14 +285,17 @@ def pledge_change(
 
 
 def pledge_capture(*, pledge: Pledge, gateway: PaymentGateway | None = None) -> Pledge:
-    """Take an authorized pledge's money (settlement of a successful campaign, flexible and late pledges)."""
+    """Take an authorized pledge's money at pledge time (flexible campaigns, late pledges).
+
+    A capture declined here drops the pledge at once: the backer is there to be told (402) and may pledge again
+    with another card. Settlement at the deadline (`funding.settlement`) captures through the ledger itself and
+    retries a declined capture on a schedule instead."""
     if pledge.payment_id is None:
         raise Conflict("This pledge has no authorized payment.", code="pledge_not_authorized")
     try:
         payments.payment_capture(payment=pledge.payment, gateway=gateway)  # type: ignore[arg-type]
     except payments.PaymentDeclined:
-        # The ledger voids an authorization whose capture is declined. Settlement's retries on a schedule, with
-        # the backer told and a grace period, are not built yet: the pledge is dropped and its reward freed.
+        # The ledger has voided the authorization (its default on a declined capture): nothing is held any more.
         with transaction.atomic():
             locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
             if locked.status == PledgeStatus.AUTHORIZED:
