@@ -245,6 +245,8 @@ class CampaignForm(OwnerMixin, FundingForm):
     """A new draft campaign for one or several of the maker's design versions."""
 
     field_aliases = {"team": "owner", "shares": "owner"}
+    field_order = ["design_versions", "owner", "slug", "title", "summary", "story", "risks", "faq", "currency", "goal",
+                   "funding_model", "starts_at", "deadline"]  # fmt: skip
 
     design_versions = forms.MultipleChoiceField(
         label="Designs to fund",
