@@ -139,7 +139,7 @@ def _release_slot(pledge: Pledge) -> None:
 
 
 def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: PledgeQuote, request_key: str,
-            replaces: Pledge | None) -> Pledge:  # fmt: skip
+            replaces: Pledge | None, claim_place: bool = True) -> Pledge:  # fmt: skip
     with transaction.atomic():
         pledge = Pledge.objects.create(
             campaign=campaign, backer=backer, tier=tier, reward_amount=quote.reward_amount,
@@ -150,18 +150,18 @@ def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: Pledg
             PledgeAddOn(pledge=pledge, addon=addon, quantity=quantity, price=addon.price)
             for addon, quantity in quote.addons
         )
-        if tier is not None and tier.limit:
+        if tier is not None and tier.limit and claim_place:
             _claim_slot(tier, pledge)
         return pledge
 
 
-def _same_terms(pledge: Pledge, tier: Tier | None, quote: PledgeQuote) -> bool:
-    addons = sorted(pledge.addons.values_list("addon_id", "quantity"))
-    return (pledge.tier_id, pledge.amount, pledge.extra_amount, addons) == (
+def _same_request(pledge: Pledge, tier: Tier | None, addons: Mapping[int, int] | None, extra: int) -> bool:
+    """Whether a retry asks for what the pledge recorded under its key asked for (tier, add-ons, extra)."""
+    recorded = sorted(pledge.addons.values_list("addon_id", "quantity"))
+    return (pledge.tier_id, pledge.extra_amount, recorded) == (
         tier.pk if tier else None,
-        quote.amount,
-        quote.extra_amount,
-        sorted((a.pk, q) for a, q in quote.addons),
+        extra,
+        sorted((addons or {}).items()),
     )
 
 
@@ -217,20 +217,25 @@ def pledge_create(
     pledge stays pending; retry with the same `request_key`)."""
     if len(request_key) > 255:
         raise Invalid("An Idempotency-Key is at most 255 characters.", field="request_key")
+    recorded = Pledge.objects.filter(backer=backer, request_key=request_key).first() if request_key else None
+    if recorded is not None:
+        # A retry: the pledge was accepted when it was recorded, so it is resumed even if the tier's window or
+        # the campaign closed since (its place is held); only a different request under the same key is refused.
+        if recorded.campaign_id != campaign.pk or not _same_request(recorded, tier, addons, extra):
+            raise Invalid("This Idempotency-Key was used for a different pledge.", code="idempotency_key_reused")
+        if recorded.status != PledgeStatus.PENDING:
+            return recorded
+        return _authorize(recorded, payment_method=payment_method, gateway=gateway)
     if not _open_for_pledges(campaign, timezone.now()):
         raise Conflict("This campaign does not take pledges now.", code="campaign_closed")
     if campaign.owner_user_id == backer.pk:
         raise Forbidden("You cannot back your own campaign.", code="own_campaign")
     quote = pledge_quote(campaign=campaign, tier=tier, addons=addons, extra=extra)
-    pledge = Pledge.objects.filter(backer=backer, request_key=request_key).first() if request_key else None
-    if pledge is not None:
-        if pledge.campaign_id != campaign.pk or not _same_terms(pledge, tier, quote):
-            raise Invalid("This Idempotency-Key was used for a different pledge.", code="idempotency_key_reused")
-        if pledge.status != PledgeStatus.PENDING:
-            return pledge
-    else:
-        pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
-                         replaces=replaces)  # fmt: skip
+    # Changing to another amount in the same limited tier keeps the place the old pledge holds (it moves to the
+    # new pledge once that is authorized), so a full tier does not stop a backer from changing their own pledge.
+    keeps_place = replaces is not None and tier is not None and replaces.tier_id == tier.pk
+    pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
+                     replaces=replaces, claim_place=not keeps_place)  # fmt: skip
     return _authorize(pledge, payment_method=payment_method, gateway=gateway)
 
 
@@ -276,12 +281,40 @@ def pledge_change(
     """Change tier, add-ons or amount: a new pledge is authorized first, then the old one cancelled, so a sold-out
     tier or a declined card leaves the backer with the pledge they had."""
     old = _own_pledge(backer=backer, pledge_id=pledge_id)
-    if old.status != PledgeStatus.AUTHORIZED:
-        raise Conflict("Only an authorized pledge can be changed.", code="pledge_not_changeable")
+    retry = bool(request_key) and Pledge.objects.filter(backer=backer, request_key=request_key, replaces=old).exists()
+    if not retry:  # every refusal comes before any work (an API answer of 409 must mean nothing was done)
+        if old.status != PledgeStatus.AUTHORIZED:
+            raise Conflict("Only an authorized pledge can be changed.", code="pledge_not_changeable")
+        campaign = old.campaign
+        if not (campaign.status == CampaignStatus.LIVE and timezone.now() < campaign.deadline):
+            raise Conflict("Pledges can be changed until the deadline.", code="campaign_closed")
     new = pledge_create(backer=backer, campaign=old.campaign, payment_method=payment_method, tier=tier, addons=addons,
                         extra=extra, request_key=request_key, gateway=gateway, replaces=old)  # fmt: skip
-    pledge_cancel(backer=backer, pledge_id=old.pk, gateway=gateway)
+    _finish_change(new, gateway=gateway)
     return new
+
+
+def _finish_change(new: Pledge, *, gateway: PaymentGateway | None) -> None:
+    """Once the replacing pledge holds, the replaced one gives it its place (same tier) and is cancelled, its
+    authorization voided. Idempotent: a retry (or the periodic job) finishes what a crash left half done."""
+    old = new.replaces
+    if old is None or new.status not in (PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED):
+        return
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=old.pk)
+        if locked.status not in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
+            return
+        if new.tier_id == locked.tier_id and not TierSlot.objects.filter(pledge=new).exists():
+            TierSlot.objects.filter(pledge=locked).update(pledge=new)
+    if locked.payment_id is not None:
+        payments.payment_void(payment=locked.payment, gateway=gateway)  # type: ignore[arg-type]
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=old.pk)
+        if locked.status in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
+            locked.status = PledgeStatus.CANCELLED
+            locked.updated_at = timezone.now()
+            locked.save(update_fields=["status", "updated_at"])
+            _release_slot(locked)
 
 
 def pledge_capture(*, pledge: Pledge, gateway: PaymentGateway | None = None) -> Pledge:
@@ -343,5 +376,7 @@ def pledges_resume_stale(*, gateway: PaymentGateway | None = None, now: datetime
         except payments.GatewayDown:
             outcomes["unavailable"] += 1
         else:
+            if resumed.status != PledgeStatus.PENDING:
+                _finish_change(resumed, gateway=gateway)
             outcomes["authorized" if resumed.status != PledgeStatus.PENDING else "unavailable"] += 1
     return outcomes

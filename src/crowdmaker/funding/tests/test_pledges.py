@@ -215,3 +215,68 @@ def test_a_pledge_left_pending_is_finished_by_the_periodic_job(
     assert held(early_bird) == 1  # the orphan's place is free again
     assert Payment.objects.get().status == PaymentStatus.AUTHORIZED  # authorized once
     assert pledges.pledges_resume_stale(now=later) == {"authorized": 0, "declined": 0, "unavailable": 0}
+
+
+def test_a_backer_can_change_the_amount_in_a_full_limited_tier(
+    campaign: Campaign, early_bird: Tier, make_user: Callable[..., User]
+) -> None:
+    backers = [make_user(f"early{n}") for n in range(3)]
+    first = [pledges.pledge_create(backer=b, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK)
+             for b in backers]  # fmt: skip
+    assert held(early_bird) == 3  # full
+    changed = pledges.pledge_change(backer=backers[0], pledge_id=first[0].pk, tier=early_bird, extra=700,
+                                    payment_method=sandbox.CARD_OK)  # fmt: skip
+    first[0].refresh_from_db()
+    assert (changed.status, changed.amount, first[0].status) == (PledgeStatus.AUTHORIZED, 4_700, PledgeStatus.CANCELLED)
+    assert TierSlot.objects.get(pledge=changed).tier == early_bird  # the place moved to the new pledge
+    assert held(early_bird) == 3
+    with pytest.raises(PaymentDeclined):  # a declined change keeps the old pledge and its place
+        pledges.pledge_change(backer=backers[1], pledge_id=first[1].pk, tier=early_bird, extra=100,
+                              payment_method=sandbox.CARD_DECLINED)  # fmt: skip
+    first[1].refresh_from_db()
+    assert first[1].status == PledgeStatus.AUTHORIZED
+    assert TierSlot.objects.filter(pledge=first[1]).exists()
+    assert held(early_bird) == 3
+
+
+def test_a_change_refused_after_the_deadline_does_nothing(
+    campaign: Campaign, early_bird: Tier, other_user: User
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    pledge = pledges.pledge_create(
+        backer=other_user, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now() - timedelta(seconds=1),
+                                                   starts_at=timezone.now() - timedelta(days=2))  # fmt: skip
+    before = state()
+    with pytest.raises(Conflict) as refused:
+        pledges.pledge_change(backer=other_user, pledge_id=pledge.pk, tier=early_bird, extra=100,
+                              payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert refused.value.code == "campaign_closed"
+    assert state() == before
+
+
+def test_a_retry_resumes_a_pending_pledge_even_once_its_tier_closed(
+    campaign: Campaign, early_bird: Tier, other_user: User
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    class DownGateway(sandbox.SandboxGateway):
+        def authorize(self, amount: Money, payment_method: str, reference: str) -> Authorization:
+            raise GatewayUnavailable("down")
+
+    with pytest.raises(GatewayDown):
+        pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, request_key="k",
+                              payment_method=sandbox.CARD_OK, gateway=DownGateway())  # fmt: skip
+    Tier.objects.filter(pk=early_bird.pk).update(available_until=timezone.now() - timedelta(seconds=1),
+                                                 available_from=timezone.now() - timedelta(days=1))  # fmt: skip
+    early_bird.refresh_from_db()
+    resumed = pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, request_key="k",
+                                    payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert resumed.status == PledgeStatus.AUTHORIZED
+    assert (Pledge.objects.count(), Payment.objects.count(), held(early_bird)) == (1, 1, 1)
