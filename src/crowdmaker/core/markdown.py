@@ -12,6 +12,7 @@ from functools import lru_cache
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 ALLOWED_TAGS = frozenset(
     {"p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
@@ -28,11 +29,27 @@ def _parser() -> MarkdownIt:
     )
 
 
-def markdown_html(text: str) -> SafeString:
-    """`text` as sanitised HTML (an image in the Markdown is dropped: pictures are uploaded to the design)."""
+TOP_HEADING = 3  # pages give the title an h1 and their sections h2: a maker's "# Heading" sits below them
+
+
+def _shift_headings(tokens: list[Token], top: int) -> None:
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            level = int(token.tag[1]) + top - 1
+            token.tag = f"h{min(level, 6)}"
+
+
+def markdown_html(text: str, *, top_heading: int = TOP_HEADING) -> SafeString:
+    """`text` as sanitised HTML (an image in the Markdown is dropped: pictures are uploaded to the design).
+
+    Headings are shifted so that the text's first level is `top_heading` (h3 by default), keeping the page's
+    heading order whatever levels the maker used."""
     if not text.strip():
         return mark_safe("")
-    rendered = _parser().render(text)
+    parser = _parser()
+    tokens = parser.parse(text)
+    _shift_headings(tokens, top_heading)
+    rendered = parser.renderer.render(tokens, parser.options, {})
     clean = nh3.clean(
         rendered,
         tags=set(ALLOWED_TAGS),

@@ -22,7 +22,7 @@ def _elements(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
 
 def test_common_formatting_is_rendered() -> None:
     html = markdown_html("## Build\n\n1. Print the **case**\n2. Solder `J1`\n\n> tip\n\n| a | b |\n|:-|-:|\n| 1 | 2 |")
-    assert "<h2>Build</h2>" in html
+    assert "<h4>Build</h4>" in html  # "##" below the page's own h1 and h2: the text's levels start at h3
     assert "<ol>" in html
     assert "<li>Print the <strong>case</strong></li>" in html
     assert "<code>J1</code>" in html
@@ -65,3 +65,11 @@ def test_raw_html_is_shown_as_text() -> None:
 
 def test_empty_text_renders_nothing() -> None:
     assert markdown_html("  \n ") == ""
+
+
+def test_headings_keep_the_pages_order() -> None:
+    html = markdown_html("# One\n\n## Two\n\n###### Six")
+    assert "<h3>One</h3>" in html
+    assert "<h4>Two</h4>" in html
+    assert "<h6>Six</h6>" in html  # capped at h6
+    assert "<h2>Top</h2>" in markdown_html("# Top", top_heading=2)

@@ -131,7 +131,7 @@ def test_anyone_reads_a_live_campaign_with_tiers_fees_places_and_progress(
     assert (body["slug"], body["status"], body["currency"], body["goal"]) == (live.slug, "live", "EUR", 100_000)
     assert body["owner"] == {"kind": "maker", "handle": "ada", "name": "Ada Okafor"}
     assert body["story"] == "# The lamp\n\nIt *glows*."
-    assert body["story_html"] == "<h1>The lamp</h1>\n<p>It <em>glows</em>.</p>"
+    assert body["story_html"] == "<h3>The lamp</h3>\n<p>It <em>glows</em>.</p>"
     assert body["risks"] == "Parts may be late."
     assert body["faq"] == [{"question": "Shipping?", "answer": "Worldwide."}]
     assert body["designs"] == [{"slug": "desk-lamp", "title": "Desk lamp", "version": 1}]

@@ -184,7 +184,7 @@ def test_the_campaign_page_shows_story_terms_progress_and_rewards(
 
     assert response.status_code == 200
     html, words = response.content.decode(), text(response)
-    assert "<h2>Why</h2>" in html
+    assert "<h4>Why</h4>" in html
     assert "<script>" not in html  # sanitised Markdown
     assert "Shades may arrive <strong>late</strong>." in html
     assert "<dt>Does it dim?</dt>" in html
