@@ -41,6 +41,7 @@ from crowdmaker.ledger.money import Money
 from crowdmaker.people.models import User
 
 MAX_ADDON_QUANTITY = 100
+OPEN = (PledgeStatus.PENDING, PledgeStatus.AUTHORIZED)  # a backer may still cancel or change these
 
 
 class SoldOut(Conflict):
@@ -138,6 +139,31 @@ def _release_slot(pledge: Pledge) -> None:
     TierSlot.objects.filter(pledge=pledge).update(pledge=None)
 
 
+def _transition(
+    pledge_id: int,
+    *,
+    to: str,
+    only_from: tuple[str, ...],
+    free_place: bool = False,
+    payment: Payment | None = None,
+) -> Pledge:
+    """Move a pledge to status `to` if it is in one of `only_from` (under its row lock, so concurrent steps and
+    re-runs move it once); `free_place` gives its tier place back. Returns the pledge as it now is."""
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=pledge_id)
+        if locked.status in only_from:
+            locked.status = to
+            fields = ["status", "updated_at"]
+            if payment is not None:
+                locked.payment = payment
+                fields.append("payment")
+            locked.updated_at = timezone.now()
+            locked.save(update_fields=fields)
+            if free_place:
+                _release_slot(locked)
+        return locked
+
+
 def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: PledgeQuote, request_key: str,
             replaces: Pledge | None, claim_place: bool = True) -> Pledge:  # fmt: skip
     with transaction.atomic():
@@ -175,23 +201,12 @@ def _authorize(pledge: Pledge, *, payment_method: str, gateway: PaymentGateway |
             gateway=gateway, unit_cost=Money(pledge.unit_cost, currency) if pledge.tier_id else None,
         )  # fmt: skip
     except payments.PaymentDeclined:
-        with transaction.atomic():
-            locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-            if locked.status == PledgeStatus.PENDING:
-                locked.status = PledgeStatus.DECLINED
-                locked.payment = Payment.objects.filter(reference=f"pledge-{pledge.pk}").first()
-                locked.updated_at = timezone.now()
-                locked.save(update_fields=["status", "payment", "updated_at"])
-                _release_slot(locked)
+        _transition(pledge.pk, to=PledgeStatus.DECLINED, only_from=(PledgeStatus.PENDING,), free_place=True,
+                    payment=Payment.objects.filter(reference=f"pledge-{pledge.pk}").first())  # fmt: skip
         raise
-    with transaction.atomic():
-        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-        if locked.status == PledgeStatus.PENDING and payment.status == PaymentStatus.AUTHORIZED:
-            locked.status = PledgeStatus.AUTHORIZED
-            locked.payment = payment
-            locked.updated_at = timezone.now()
-            locked.save(update_fields=["status", "payment", "updated_at"])
-    locked.refresh_from_db()
+    if payment.status == PaymentStatus.AUTHORIZED:
+        _transition(pledge.pk, to=PledgeStatus.AUTHORIZED, only_from=(PledgeStatus.PENDING,), payment=payment)
+    locked = Pledge.objects.select_related("campaign").get(pk=pledge.pk)
     campaign = locked.campaign
     if locked.status == PledgeStatus.AUTHORIZED and (locked.late or campaign.funding_model == FundingModel.FLEXIBLE):
         return pledge_capture(pledge=locked, gateway=gateway)
@@ -257,14 +272,7 @@ def pledge_cancel(*, backer: User, pledge_id: int, gateway: PaymentGateway | Non
         raise Conflict("Pledges can be cancelled until the deadline.", code="campaign_closed")
     if pledge.payment_id is not None:
         payments.payment_void(payment=pledge.payment, gateway=gateway)  # type: ignore[arg-type]
-    with transaction.atomic():
-        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-        if locked.status in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
-            locked.status = PledgeStatus.CANCELLED
-            locked.updated_at = timezone.now()
-            locked.save(update_fields=["status", "updated_at"])
-            _release_slot(locked)
-    return locked
+    return _transition(pledge.pk, to=PledgeStatus.CANCELLED, only_from=OPEN, free_place=True)
 
 
 def pledge_change(
@@ -308,13 +316,7 @@ def _finish_change(new: Pledge, *, gateway: PaymentGateway | None) -> None:
             TierSlot.objects.filter(pledge=locked).update(pledge=new)
     if locked.payment_id is not None:
         payments.payment_void(payment=locked.payment, gateway=gateway)  # type: ignore[arg-type]
-    with transaction.atomic():
-        locked = Pledge.objects.select_for_update().get(pk=old.pk)
-        if locked.status in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
-            locked.status = PledgeStatus.CANCELLED
-            locked.updated_at = timezone.now()
-            locked.save(update_fields=["status", "updated_at"])
-            _release_slot(locked)
+    _transition(old.pk, to=PledgeStatus.CANCELLED, only_from=OPEN, free_place=True)
 
 
 def pledge_capture(*, pledge: Pledge, gateway: PaymentGateway | None = None) -> Pledge:
@@ -329,21 +331,9 @@ def pledge_capture(*, pledge: Pledge, gateway: PaymentGateway | None = None) -> 
         payments.payment_capture(payment=pledge.payment, gateway=gateway)  # type: ignore[arg-type]
     except payments.PaymentDeclined:
         # The ledger has voided the authorization (its default on a declined capture): nothing is held any more.
-        with transaction.atomic():
-            locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-            if locked.status == PledgeStatus.AUTHORIZED:
-                locked.status = PledgeStatus.DROPPED
-                locked.updated_at = timezone.now()
-                locked.save(update_fields=["status", "updated_at"])
-                _release_slot(locked)
+        _transition(pledge.pk, to=PledgeStatus.DROPPED, only_from=(PledgeStatus.AUTHORIZED,), free_place=True)
         raise
-    with transaction.atomic():
-        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-        if locked.status == PledgeStatus.AUTHORIZED:
-            locked.status = PledgeStatus.CAPTURED
-            locked.updated_at = timezone.now()
-            locked.save(update_fields=["status", "updated_at"])
-    return locked
+    return _transition(pledge.pk, to=PledgeStatus.CAPTURED, only_from=(PledgeStatus.AUTHORIZED,))
 
 
 PLEDGE_STALE_AFTER = payments.STALE_AFTER
@@ -360,13 +350,7 @@ def pledges_resume_stale(*, gateway: PaymentGateway | None = None, now: datetime
     for pledge in stale.select_related("campaign"):
         payment = Payment.objects.filter(reference=f"pledge-{pledge.pk}").first()
         if payment is None:
-            with transaction.atomic():
-                locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-                if locked.status == PledgeStatus.PENDING:
-                    locked.status = PledgeStatus.DECLINED
-                    locked.updated_at = timezone.now()
-                    locked.save(update_fields=["status", "updated_at"])
-                    _release_slot(locked)
+            _transition(pledge.pk, to=PledgeStatus.DECLINED, only_from=(PledgeStatus.PENDING,), free_place=True)
             outcomes["declined"] += 1
             continue
         try:
