@@ -1,7 +1,8 @@
 """Campaigns, their reward tiers, add-ons and stretch goals, and the pledges backers make, with their invariants
 as constraints.
 
-Rows are written only through `funding.services` (campaigns and tiers) and `funding.pledges` (pledges).
+Rows are written only through `funding.services` (campaigns and tiers) and `funding.pledges` (pledges); what the
+makers tell backers and ship them through `funding.updates`, `funding.surveys` and `funding.fulfilment`.
 A limited tier is never oversold, whatever the concurrency, without a counter every pledge would update (a hot
 row): the tier owns `limit` numbered TierSlot rows, a pledge claims a free one with SKIP LOCKED, and a unique
 constraint lets a slot hold one live pledge at most. Money is integer minor units in the campaign's currency.
@@ -9,6 +10,7 @@ constraint lets a slot hold one live pledge at most. Money is integer minor unit
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -342,3 +344,250 @@ class PledgeAddOn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.addon_id}"
+
+
+# --- talking to backers, surveys and fulfilment (funding.updates, funding.surveys, funding.fulfilment) ----------
+
+UPDATE_BODY_MAX_LENGTH = 50_000
+COMMENT_MAX_LENGTH = 5_000
+MESSAGE_BODY_MAX_LENGTH = 20_000
+SURVEY_CHOICE_MAX_LENGTH = 100
+SURVEY_TEXT_MAX_LENGTH = 200  # one line of an address
+
+
+class UpdateAudience(models.TextChoices):
+    PUBLIC = "public", "Everyone"
+    BACKERS = "backers", "Backers only"
+
+
+class Update(models.Model):
+    """A maker's news of a campaign, in Markdown. Public or for backers only; `tiers` (none: every backer) say
+    which backers it addresses: they are e-mailed it and, for a backers-only update, only they (and the campaign's
+    editors) may read it."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="updates")
+    number = models.PositiveIntegerField(help_text="1, 2, ... within the campaign: the update's address.")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    body = models.TextField(help_text="Markdown.")
+    audience = models.CharField(max_length=10, choices=UpdateAudience.choices, default=UpdateAudience.PUBLIC)
+    tiers = models.ManyToManyField(Tier, blank=True, related_name="+", help_text="Empty: every backer.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-number",)
+        constraints = [
+            models.UniqueConstraint("campaign", "number", name="funding_update_number_once"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="funding_update_number_positive"),
+            models.CheckConstraint(condition=~Q(title=""), name="funding_update_title_set"),
+            models.CheckConstraint(condition=~Q(body=""), name="funding_update_body_set"),
+            models.CheckConstraint(condition=Q(audience__in=UpdateAudience.values), name="funding_update_audience"),
+        ]
+
+    def __str__(self) -> str:
+        return f"update {self.number} of campaign {self.campaign_id}"
+
+
+class UpdateDelivery(models.Model):
+    """The e-mail of an update to one backer, recorded with the update for exactly the backers it addresses; once
+    per (update, backer), `sent_at` claimed before the mail goes out, so nobody gets it twice."""
+
+    update = models.ForeignKey(Update, on_delete=models.CASCADE, related_name="deliveries")
+    backer = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("update", "backer", name="funding_updatedelivery_once")]
+        indexes = [models.Index(fields=["update"], condition=Q(sent_at__isnull=True), name="funding_update_unsent")]
+
+    def __str__(self) -> str:
+        return f"update {self.update_id} to {self.backer_id}"
+
+
+class Comment(models.Model):
+    """A backer's or an editor's comment on a campaign; a reply (`parent` set) is an editor's answer to one."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="funding_comment_body_set"),
+            models.CheckConstraint(
+                condition=Q(body__length__lte=COMMENT_MAX_LENGTH), name="funding_comment_body_length"
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "created_at"], name="funding_comment_campaign")]
+
+    def __str__(self) -> str:
+        return f"comment #{self.pk}"
+
+
+class MessageAudience(models.TextChoices):
+    ALL = "all", "Every backer"
+    TIER = "tier", "The backers of one reward"
+    SURVEY_UNANSWERED = "survey-unanswered", "Backers who have not answered the survey"
+    NOT_SENT = "not-sent", "Backers whose reward is not sent yet"
+
+
+class BackerMessage(models.Model):
+    """An e-mail from the campaign's editors to a filtered group of its backers (not shown on the campaign)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    subject = models.CharField(max_length=TITLE_MAX_LENGTH)
+    body = models.TextField()
+    audience = models.CharField(max_length=20, choices=MessageAudience.choices)
+    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(subject=""), name="funding_message_subject_set"),
+            models.CheckConstraint(condition=~Q(body=""), name="funding_message_body_set"),
+            models.CheckConstraint(condition=Q(audience__in=MessageAudience.values), name="funding_message_audience"),
+            models.CheckConstraint(
+                condition=Q(audience=MessageAudience.TIER, tier__isnull=False)
+                | (~Q(audience=MessageAudience.TIER) & Q(tier__isnull=True)),
+                name="funding_message_tier_iff_tier_audience",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"message #{self.pk}"
+
+
+class MessageDelivery(models.Model):
+    """A message's e-mail to one backer: once per (message, backer), as `UpdateDelivery`."""
+
+    message = models.ForeignKey(BackerMessage, on_delete=models.CASCADE, related_name="deliveries")
+    backer = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("message", "backer", name="funding_messagedelivery_once")]
+        indexes = [models.Index(fields=["message"], condition=Q(sent_at__isnull=True), name="funding_message_unsent")]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} to {self.backer_id}"
+
+
+class Survey(models.Model):
+    """A succeeded campaign's survey: every backer with a reward gives a shipping address and chooses the options
+    of their reward, until `address_lock_at`."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="survey")
+    opened_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    address_lock_at = models.DateTimeField(help_text="Backers may answer and change their answer until then.")
+    intro = models.TextField(blank=True, help_text="What the makers tell backers on the survey, plain text.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(address_lock_at__gt=F("opened_at")), name="funding_survey_lock_after_opening"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"survey of campaign {self.campaign_id}"
+
+
+class SurveyQuestion(models.Model):
+    """An option of a reward the backer chooses (a colour, a plug), one of `choices`."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=TITLE_MAX_LENGTH)
+    choices = ArrayField(models.CharField(max_length=SURVEY_CHOICE_MAX_LENGTH), size=20)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("position", "id")
+        constraints = [
+            models.CheckConstraint(condition=~Q(label=""), name="funding_surveyquestion_label_set"),
+            models.CheckConstraint(condition=Q(choices__len__gte=2), name="funding_surveyquestion_two_choices"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SurveyResponse(models.Model):
+    """A captured pledge's answer to the survey: where to ship it and the options chosen. The row exists from the
+    survey's opening (or the pledge's capture) so that reminders and the report find who has not answered."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
+    pledge = models.OneToOneField(Pledge, on_delete=models.CASCADE, related_name="survey_response")
+    answered_at = models.DateTimeField(null=True, blank=True, help_text="First answer.")
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="Latest change of the answer.")
+    ship_to = models.CharField(max_length=SURVEY_TEXT_MAX_LENGTH, blank=True, help_text="Recipient's name.")
+    address_line1 = models.CharField(max_length=SURVEY_TEXT_MAX_LENGTH, blank=True)
+    address_line2 = models.CharField(max_length=SURVEY_TEXT_MAX_LENGTH, blank=True)
+    city = models.CharField(max_length=SURVEY_TEXT_MAX_LENGTH, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=SURVEY_TEXT_MAX_LENGTH, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
+    phone = models.CharField(max_length=40, blank=True, help_text="For the carrier, optional.")
+    answers = models.JSONField(default=dict, blank=True, help_text='{"<question id>": "<choice>"}')
+    invited_at = models.DateTimeField(null=True, blank=True, help_text="When the backer was e-mailed the survey.")
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(country__regex=r"^([A-Z]{2})?$"), name="funding_response_country"),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True)
+                | (~Q(ship_to="") & ~Q(address_line1="") & ~Q(city="") & ~Q(country="")),
+                name="funding_response_answered_has_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True, updated_at__isnull=True)
+                | Q(answered_at__isnull=False, updated_at__gte=F("answered_at")),
+                name="funding_response_updated_after_answered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["survey"], condition=Q(answered_at__isnull=True), name="funding_response_unanswered")
+        ]
+
+    def __str__(self) -> str:
+        return f"survey response of pledge {self.pledge_id}"
+
+
+class FulfilmentStatus(models.TextChoices):
+    NOT_SENT = "not-sent", "Not sent"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+
+
+class Fulfilment(models.Model):
+    """Where a captured pledge's reward is: not sent, sent (with the carrier's tracking number, if any) or
+    delivered. No row means not sent."""
+
+    pledge = models.OneToOneField(Pledge, on_delete=models.CASCADE, related_name="fulfilment")
+    status = models.CharField(max_length=10, choices=FulfilmentStatus.choices, default=FulfilmentStatus.NOT_SENT)
+    carrier = models.CharField(max_length=80, blank=True)
+    tracking = models.CharField(max_length=100, blank=True, help_text="The carrier's tracking number.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=FulfilmentStatus.values), name="funding_fulfilment_status"),
+            models.CheckConstraint(
+                condition=Q(status=FulfilmentStatus.NOT_SENT, sent_at__isnull=True, delivered_at__isnull=True)
+                | Q(status=FulfilmentStatus.SENT, sent_at__isnull=False, delivered_at__isnull=True)
+                | Q(status=FulfilmentStatus.DELIVERED, sent_at__isnull=False, delivered_at__isnull=False),
+                name="funding_fulfilment_dates",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status}: pledge {self.pledge_id}"
