@@ -16,8 +16,9 @@ from crowdmaker.ledger.models import Account, Leg, OwnerKind, Transaction
 from crowdmaker.ledger.money import Money, MoneyError, check_currency
 
 MAX_LEGS = 1000
-# The deferred constraint triggers of sql/0001 and sql/0003 that transaction_post runs before it returns.
-DEFERRED_CHECKS = "ledger_leg_balanced, ledger_transaction_has_legs, ledger_leg_no_overdraft"
+# The deferred constraint trigger (sql/0006: balanced, two legs or more, no overdraft) that the services run before
+# they return.
+DEFERRED_CHECKS = "ledger_postings_checked"
 
 
 class InsufficientFunds(Conflict):
