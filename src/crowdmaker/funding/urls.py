@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from crowdmaker.funding import views
+from crowdmaker.funding import views, views_backers
 
 app_name = "funding"
 
@@ -19,4 +19,19 @@ urlpatterns: list[URLPattern] = [
     path("pledges/<int:pledge_id>/", views.pledge_detail, name="pledge_detail"),
     path("pledges/<int:pledge_id>/thanks/", views.pledge_thanks, name="pledge_thanks"),
     path("pledges/<int:pledge_id>/cancel/", views.pledge_cancel, name="pledge_cancel"),
+    # Talking to backers and shipping their rewards (funding.views_backers).
+    path("campaigns/<str:slug>/updates/", views_backers.update_list, name="update_list"),
+    path("campaigns/<str:slug>/updates/new/", views_backers.update_new, name="update_new"),
+    path("campaigns/<str:slug>/updates/<int:number>/", views_backers.update_detail, name="update_detail"),
+    path("campaigns/<str:slug>/comments/", views_backers.campaign_comments, name="campaign_comments"),
+    path("campaigns/<str:slug>/survey/", views_backers.survey_setup, name="survey_setup"),
+    path("campaigns/<str:slug>/backers/", views_backers.backers_page, name="backers"),
+    path("campaigns/<str:slug>/backers/report.csv", views_backers.backer_report, name="backer_report"),
+    path("campaigns/<str:slug>/backers/message/", views_backers.message_new, name="message_new"),
+    path(
+        "campaigns/<str:slug>/backers/<int:pledge_id>/fulfilment/",
+        views_backers.fulfilment_update,
+        name="fulfilment_update",
+    ),
+    path("pledges/<int:pledge_id>/survey/", views_backers.survey_answer, name="survey_answer"),
 ]
