@@ -420,7 +420,8 @@ class PledgeOut(Schema):
 
     @staticmethod
     def resolve_replaced_by(pledge: Pledge) -> int | None:
-        newer = getattr(pledge, "replaced_by", None)  # a reverse one-to-one raises when there is none
+        live = getattr(pledge, "live_replacements", None)  # prefetched by selectors.pledges_listed
+        newer = live[0] if live else (None if live is not None else selectors.pledge_replacement(pledge=pledge))
         return newer.pk if newer is not None else None
 
 

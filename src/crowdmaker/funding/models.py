@@ -258,6 +258,7 @@ class PledgeStatus(models.TextChoices):
     VOIDED = "voided", "Voided"  # the campaign failed: nobody is charged
     DROPPED = "dropped", "Dropped"  # the capture kept failing past the grace period
     REFUNDED = "refunded", "Refunded"  # entirely refunded by the maker
+    REPLACED = "replaced", "Replaced"  # the backer changed it: the pledge that `replaces` it holds instead
 
 
 LIVE_PLEDGE_STATUSES = (PledgeStatus.PENDING, PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED)
@@ -275,9 +276,10 @@ class Pledge(models.Model):
     unit_cost = models.BigIntegerField(default=0, help_text="Declared cost of the rewards: the fee's basis.")
     status = models.CharField(max_length=20, choices=PledgeStatus.choices, default=PledgeStatus.PENDING)
     payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="pledge")
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by",
-        help_text="The pledge this one replaced when the backer changed tier or amount.",
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacements",
+        help_text="The pledge this one replaces (the backer changed tier or amount); a declined attempt to change "
+        "it stays on record, at most one live replacement.",
     )  # fmt: skip
     late = models.BooleanField(default=False, help_text="Made after a successful deadline (captured at once).")
     request_key = models.CharField(
@@ -308,6 +310,11 @@ class Pledge(models.Model):
             ),
             models.UniqueConstraint(
                 "backer", "request_key", condition=~Q(request_key=""), name="funding_pledge_request_once"
+            ),
+            models.UniqueConstraint(
+                "replaces",
+                condition=Q(status__in=["pending", "authorized", "captured"]),
+                name="funding_pledge_one_live_replacement",
             ),
             models.CheckConstraint(
                 condition=Q(capture_attempts=0, next_capture_at__isnull=True, capture_grace_until__isnull=True)

@@ -14,11 +14,12 @@ rows; the unique pledge of a slot makes overselling impossible in the database i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -38,7 +39,10 @@ from crowdmaker.ledger import payments
 from crowdmaker.ledger.gateways import PaymentGateway
 from crowdmaker.ledger.models import Payment, PaymentStatus
 from crowdmaker.ledger.money import Money
-from crowdmaker.people.models import User
+from crowdmaker.people.models import Membership, Role, User
+
+logger = logging.getLogger(__name__)
+EDITOR_ROLES = (Role.OWNER, Role.MAINTAINER)  # they run a team's campaigns, so they may not back them
 
 MAX_ADDON_QUANTITY = 100
 OPEN = (PledgeStatus.PENDING, PledgeStatus.AUTHORIZED)  # a backer may still cancel or change these
@@ -205,7 +209,12 @@ def _authorize(pledge: Pledge, *, payment_method: str, gateway: PaymentGateway |
                     payment=Payment.objects.filter(reference=f"pledge-{pledge.pk}").first())  # fmt: skip
         raise
     if payment.status == PaymentStatus.AUTHORIZED:
-        _transition(pledge.pk, to=PledgeStatus.AUTHORIZED, only_from=(PledgeStatus.PENDING,), payment=payment)
+        now = _transition(pledge.pk, to=PledgeStatus.AUTHORIZED, only_from=(PledgeStatus.PENDING,), payment=payment)
+        if now.status != PledgeStatus.AUTHORIZED:  # cancelled while its authorization was in flight
+            _void_quietly(payment, gateway=gateway)
+            return now
+        if now.replaces_id is not None:
+            _finish_change(now, gateway=gateway)
     locked = Pledge.objects.select_related("campaign").get(pk=pledge.pk)
     campaign = locked.campaign
     if locked.status == PledgeStatus.AUTHORIZED and (locked.late or campaign.funding_model == FundingModel.FLEXIBLE):
@@ -243,14 +252,28 @@ def pledge_create(
         return _authorize(recorded, payment_method=payment_method, gateway=gateway)
     if not _open_for_pledges(campaign, timezone.now()):
         raise Conflict("This campaign does not take pledges now.", code="campaign_closed")
-    if campaign.owner_user_id == backer.pk:
+    if campaign.owner_user_id == backer.pk or (
+        campaign.owner_team_id is not None
+        and Membership.objects.filter(team_id=campaign.owner_team_id, user=backer, role__in=EDITOR_ROLES).exists()
+    ):
         raise Forbidden("You cannot back your own campaign.", code="own_campaign")
     quote = pledge_quote(campaign=campaign, tier=tier, addons=addons, extra=extra)
     # Changing to another amount in the same limited tier keeps the place the old pledge holds (it moves to the
     # new pledge once that is authorized), so a full tier does not stop a backer from changing their own pledge.
     keeps_place = replaces is not None and tier is not None and replaces.tier_id == tier.pk
-    pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
-                     replaces=replaces, claim_place=not keeps_place)  # fmt: skip
+    try:
+        pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
+                         replaces=replaces, claim_place=not keeps_place)  # fmt: skip
+    except IntegrityError as exc:
+        # The same key in two requests at once (a double click): the other one recorded the pledge; this one
+        # follows it as a retry would. (Another live replacement of `replaces` is a change already under way.)
+        recorded = Pledge.objects.filter(backer=backer, request_key=request_key).first() if request_key else None
+        if recorded is None:
+            raise Conflict("This pledge is being changed already; wait for that change.",
+                           code="change_in_progress") from exc  # fmt: skip
+        if recorded.status != PledgeStatus.PENDING:
+            return recorded
+        pledge = recorded
     return _authorize(pledge, payment_method=payment_method, gateway=gateway)
 
 
@@ -262,17 +285,37 @@ def _own_pledge(*, backer: User, pledge_id: int) -> Pledge:
 
 
 def pledge_cancel(*, backer: User, pledge_id: int, gateway: PaymentGateway | None = None) -> Pledge:
-    """Cancel a pledge before the deadline: its authorization is voided (nobody is charged), its slot freed."""
+    """Cancel a pledge before the deadline: its place is freed and its authorization voided (nobody is charged).
+
+    The pledge is marked cancelled first, under its lock, so settlement can no longer capture it; the void
+    follows outside the transaction, and if the gateway does not answer, `pledges_resume_stale` voids it later."""
     pledge = _own_pledge(backer=backer, pledge_id=pledge_id)
-    if pledge.status not in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
+    if pledge.status not in OPEN:
         raise Conflict(f"This pledge is {pledge.get_status_display().lower()}; it cannot be cancelled.",
                        code="pledge_not_cancellable")  # fmt: skip
     campaign = pledge.campaign
     if not (campaign.status == CampaignStatus.LIVE and timezone.now() < campaign.deadline):
         raise Conflict("Pledges can be cancelled until the deadline.", code="campaign_closed")
-    if pledge.payment_id is not None:
-        payments.payment_void(payment=pledge.payment, gateway=gateway)  # type: ignore[arg-type]
-    return _transition(pledge.pk, to=PledgeStatus.CANCELLED, only_from=OPEN, free_place=True)
+    if Pledge.objects.filter(replaces=pledge, status=PledgeStatus.PENDING).exists():
+        raise Conflict("A change of this pledge is being authorized; try again in a moment.",
+                       code="change_in_progress")  # fmt: skip
+    cancelled = _transition(pledge.pk, to=PledgeStatus.CANCELLED, only_from=OPEN, free_place=True)
+    payment = Payment.objects.filter(reference=f"pledge-{pledge.pk}").first()
+    if payment is not None:
+        _void_quietly(payment, gateway=gateway)
+    return cancelled
+
+
+def _void_quietly(payment: Payment, *, gateway: PaymentGateway | None) -> None:
+    """Void an authorization nobody may be charged for; a gateway that does not answer leaves it to
+    `pledges_resume_stale` (the pledge's status already says it is not to be taken)."""
+    payment.refresh_from_db()
+    if payment.status != PaymentStatus.AUTHORIZED:
+        return
+    try:
+        payments.payment_void(payment=payment, gateway=gateway)
+    except (payments.GatewayDown, Conflict):
+        logger.warning("could not void %s now; pledges_resume_stale will", payment)
 
 
 def pledge_change(
@@ -303,20 +346,28 @@ def pledge_change(
 
 
 def _finish_change(new: Pledge, *, gateway: PaymentGateway | None) -> None:
-    """Once the replacing pledge holds, the replaced one gives it its place (same tier) and is cancelled, its
-    authorization voided. Idempotent: a retry (or the periodic job) finishes what a crash left half done."""
-    old = new.replaces
-    if old is None or new.status not in (PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED):
+    """Once a replacing pledge holds, the replaced one hands it its place (same tier) and becomes `replaced`, then
+    its authorization is voided. If the replaced pledge is no longer open (settled, cancelled meanwhile), the change
+    cannot happen: the replacing pledge is cancelled and voided instead, so nobody pays twice and no tier is
+    oversold. Both rows are locked for the decision; idempotent (a retry or the periodic job finishes it)."""
+    if new.replaces_id is None:
         return
     with transaction.atomic():
-        locked = Pledge.objects.select_for_update().get(pk=old.pk)
-        if locked.status not in (PledgeStatus.AUTHORIZED, PledgeStatus.PENDING):
+        old, replacing = (Pledge.objects.select_for_update().get(pk=pk) for pk in (new.replaces_id, new.pk))
+        if replacing.status not in (PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED):
             return
-        if new.tier_id == locked.tier_id and not TierSlot.objects.filter(pledge=new).exists():
-            TierSlot.objects.filter(pledge=locked).update(pledge=new)
-    if locked.payment_id is not None:
-        payments.payment_void(payment=locked.payment, gateway=gateway)  # type: ignore[arg-type]
-    _transition(old.pk, to=PledgeStatus.CANCELLED, only_from=OPEN, free_place=True)
+        stands = old.status in (*OPEN, PledgeStatus.REPLACED)
+        if old.status in OPEN:
+            if replacing.tier_id == old.tier_id and not TierSlot.objects.filter(pledge=replacing).exists():
+                TierSlot.objects.filter(pledge=old).update(pledge=replacing)
+            _transition(old.pk, to=PledgeStatus.REPLACED, only_from=OPEN, free_place=True)
+        elif not stands and replacing.status == PledgeStatus.AUTHORIZED:
+            _transition(replacing.pk, to=PledgeStatus.CANCELLED, only_from=(PledgeStatus.AUTHORIZED,),
+                        free_place=True)  # fmt: skip
+    gone = old if stands else replacing
+    payment = Payment.objects.filter(reference=f"pledge-{gone.pk}").first()
+    if payment is not None:
+        _void_quietly(payment, gateway=gateway)
 
 
 def pledge_capture(*, pledge: Pledge, gateway: PaymentGateway | None = None) -> Pledge:
@@ -363,4 +414,28 @@ def pledges_resume_stale(*, gateway: PaymentGateway | None = None, now: datetime
             if resumed.status != PledgeStatus.PENDING:
                 _finish_change(resumed, gateway=gateway)
             outcomes["authorized" if resumed.status != PledgeStatus.PENDING else "unavailable"] += 1
+    for half_done in Pledge.objects.filter(
+        replaces__status=PledgeStatus.AUTHORIZED, status__in=(PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED)
+    ):
+        _finish_change(half_done, gateway=gateway)  # the replaced pledge was not cancelled (a crash, a failed void)
+    given_up = Pledge.objects.filter(
+        status__in=(PledgeStatus.CANCELLED, PledgeStatus.DECLINED), payment__isnull=True, created_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    for payment in Payment.objects.filter(
+        status__in=(PaymentStatus.PENDING, PaymentStatus.AUTHORIZED), reference__in=[f"pledge-{pk}" for pk in given_up]
+    ):  # cancelled while its authorization was in flight: finish asking, then release what was held
+        try:
+            payment = payments.payment_authorize(
+                payer_id=payment.payer_id, payee_kind=payment.payee_kind, payee_id=payment.payee_id,
+                amount=Money(payment.amount, payment.currency), payment_method=payment.payment_method,
+                reference=payment.reference, gateway=gateway,
+            )  # fmt: skip
+        except (payments.PaymentDeclined, payments.GatewayDown):
+            continue  # declined: nothing is held; down: the next run tries again
+        _void_quietly(payment, gateway=gateway)
+    for orphan in Payment.objects.filter(
+        status=PaymentStatus.AUTHORIZED,
+        pledge__status__in=(PledgeStatus.CANCELLED, PledgeStatus.DECLINED, PledgeStatus.DROPPED, PledgeStatus.REPLACED),
+    ):
+        _void_quietly(orphan, gateway=gateway)  # an authorization no pledge stands behind any more
     return outcomes

@@ -18,6 +18,7 @@ from django.utils import timezone
 from crowdmaker.commons.models import DesignVersion
 from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.funding.models import (
+    LIVE_PLEDGE_STATUSES,
     BeneficiaryKind,
     Campaign,
     CampaignShare,
@@ -254,7 +255,7 @@ def pledges_of(*, backer: User) -> QuerySet[Pledge]:
     return (
         Pledge.objects.filter(backer=backer)
         .select_related("campaign", "tier", "payment")
-        .annotate(was_replaced=Exists(Pledge.objects.filter(replaces=OuterRef("pk"))))
+        .annotate(was_replaced=Exists(Pledge.objects.filter(replaces=OuterRef("pk"), status__in=LIVE_PLEDGE_STATUSES)))
         .order_by("-created_at", "-id")
     )
 
@@ -274,7 +275,7 @@ def pledge_of(*, backer: User, pledge_id: int) -> Pledge:
 
 def pledge_replacement(*, pledge: Pledge) -> Pledge | None:
     """The pledge that replaced `pledge` when its backer changed tier or amount, if any."""
-    return Pledge.objects.filter(replaces=pledge).first()
+    return Pledge.objects.filter(replaces=pledge, status__in=LIVE_PLEDGE_STATUSES).first()
 
 
 def pledge_can_change(*, pledge: Pledge, now: datetime | None = None) -> bool:
@@ -347,7 +348,10 @@ def pledges_listed(*, backer: User, status: str | None = None) -> QuerySet[Pledg
     """`pledges_of` with their add-ons and replacements loaded; `status` narrows them to one status."""
     if status is not None and status not in PledgeStatus.values:
         raise Invalid(f"Filter by one of: {', '.join(PledgeStatus.values)}.", code="validation_error", field="status")
-    pledges = pledges_of(backer=backer).select_related("replaced_by").prefetch_related("addons__addon")
+    live = Pledge.objects.filter(status__in=LIVE_PLEDGE_STATUSES)
+    pledges = pledges_of(backer=backer).prefetch_related(
+        "addons__addon", Prefetch("replacements", queryset=live, to_attr="live_replacements")
+    )
     return pledges.filter(status=status) if status else pledges
 
 

@@ -40,7 +40,12 @@ MAX_PAYMENT_MINOR_UNITS = 10**12
 
 
 class PayeeIn(InputSchema):
-    kind: str = Field(..., min_length=1, max_length=20, description="Owner kind: team, person, campaign, project.")
+    kind: str = Field(
+        ...,
+        min_length=1,
+        max_length=20,
+        description="Owner kind: team or person (a campaign is backed by pledging, through /campaigns/{slug}/pledges).",
+    )
     id: str = Field(..., min_length=1, max_length=64, description="The owner's id, e.g. a team's id.")
 
 
@@ -104,7 +109,20 @@ def _visible(request: HttpRequest, payment_id: int) -> Payment:
     return payment
 
 
+# Owners that may be paid directly through this API. Money for a campaign moves only through its own workflow
+# (pledges, settlement, refunds in `funding`), which keeps its pledges and its public ledger in step (MONEY.md
+# invariants 4 and 6): a payment to a campaign is never captured, voided or refunded from here.
+DIRECT_PAYEE_KINDS = ("person", "team")
+
+
+def _direct(payment: Payment, action: str) -> None:
+    if payment.payee_kind not in DIRECT_PAYEE_KINDS:
+        raise Forbidden(f"This payment belongs to a {payment.payee_kind}'s own workflow; it cannot be {action}d "
+                        "here (cancel or change the pledge instead).", code="payment_managed")  # fmt: skip
+
+
 def _payer_or_operator(request: HttpRequest, payment: Payment, action: str) -> None:
+    _direct(payment, action)
     if payment.payer_id != str(request.user.pk) and not request.user.is_staff:
         raise Forbidden(f"Only the payer or an operator may {action} this payment.")
 
@@ -124,6 +142,9 @@ def payment_create(request: HttpRequest, payload: PaymentIn) -> Status:
     503 means the gateway did not answer: retry with the same key (or the platform finishes it later)."""
     if payload.currency not in CURRENCIES:
         raise Invalid(f"Unsupported currency {payload.currency}.", field="currency")
+    if payload.payee.kind not in DIRECT_PAYEE_KINDS:
+        raise Invalid("Pay a person or a team here; back a campaign by pledging to it.", code="payee_not_direct",
+                      field="payee")  # fmt: skip
     payment = payments.payment_authorize(
         payer_id=str(request.user.pk),
         payee_kind=payload.payee.kind,
@@ -182,6 +203,7 @@ def payment_void(request: HttpRequest, payment_id: int) -> Payment:
 def payment_refund(request: HttpRequest, payment_id: int, payload: RefundIn) -> Payment:
     """Takes the amount back from the payee and the platform fee in proportion and returns it to the payer."""
     payment = _visible(request, payment_id)
+    _direct(payment, "refund")
     if not owners.owner_can_see_detail(payment.payee_kind, payment.payee_id, request.user):
         raise Forbidden("Only the payee's managers or an operator may refund this payment.")
     return payments.payment_refund(

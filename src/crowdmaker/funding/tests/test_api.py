@@ -715,7 +715,7 @@ def test_a_backer_changes_tier_and_amount(live: Campaign, backer: ApiClient) -> 
         "authorized", "Lamp", 6_000, old["id"]
     )  # fmt: skip
     assert new["fee_quoted"] == 450  # 10 % of 6,000 - 1,500
-    assert backer.get(f"/api/v1/pledges/{old['id']}").json()["status"] == "cancelled"
+    assert backer.get(f"/api/v1/pledges/{old['id']}").json()["status"] == "replaced"
     assert backer.get(f"/api/v1/pledges/{old['id']}").json()["replaced_by"] == new["id"]
     assert TierSlot.objects.filter(pledge__isnull=False).count() == 0  # the early bird place is free again
     replayed = post(backer, f"/api/v1/pledges/{old['id']}/change", body, key="x-1")
@@ -773,3 +773,18 @@ def test_pledge_reads_cost_no_query_per_pledge(live: Campaign, backer: ApiClient
                               addons={live.addon.pk: 2}, payment_method=CARD_OK)  # type: ignore[attr-defined]  # fmt: skip
 
     assert queries() == one
+
+
+def test_a_pledges_payment_moves_only_through_the_pledge(live: Campaign, backer: ApiClient) -> None:
+    """MONEY.md 4 and 6: voiding or capturing a pledge's payment through the generic payments API would leave the
+    pledge and the campaign's books out of step (a reviewer faked a campaign's success that way)."""
+    pledge = post(backer, pledge_url(live), pledge_body(live), key="p-1").json()
+    payment_id = Pledge.objects.get(pk=pledge["id"]).payment_id
+    before = state()
+    for action in ("void", "capture"):
+        refused(post(backer, f"/api/v1/payments/{payment_id}/{action}", key=f"{action}-1"), 403, "payment_managed")
+    direct = {"payee": {"kind": "campaign", "id": str(live.pk)}, "amount": 4_500, "currency": "EUR",
+              "payment_method": "sandbox-card-ok"}  # fmt: skip
+    refused(post(backer, "/api/v1/payments", direct, key="direct-1"), 422, "payee_not_direct")
+    assert state() == before
+    assert Pledge.objects.get(pk=pledge["id"]).payment.status == "authorized"

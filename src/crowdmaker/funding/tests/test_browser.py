@@ -87,7 +87,7 @@ def test_a_backer_pledges_changes_the_tier_and_cancels(
     second = Pledge.objects.exclude(pk=first.pk).get()
     first.refresh_from_db()
     assert (first.status, second.status, second.tier, second.replaces) == (
-        PledgeStatus.CANCELLED, PledgeStatus.AUTHORIZED, lamp, first,
+        PledgeStatus.REPLACED, PledgeStatus.AUTHORIZED, lamp, first,
     )  # fmt: skip
     assert TierSlot.objects.filter(pledge__isnull=False).count() == 0  # the early bird place is free again
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Pledge #{second.pk} to First run of the desk lamp")
@@ -107,4 +107,4 @@ def test_a_backer_pledges_changes_the_tier_and_cancels(
     assert second.payment.status == PaymentStatus.VOIDED
     navigation.get_by_role("link", name="My pledges").click()
     expect(page.get_by_role("row", name=re.compile(f"#{second.pk} "))).to_contain_text("Cancelled")
-    expect(page.get_by_role("row", name=re.compile(f"#{first.pk} "))).to_contain_text("Cancelled (changed)")
+    expect(page.get_by_role("row", name=re.compile(f"#{first.pk} "))).to_contain_text("Replaced")

@@ -563,7 +563,7 @@ def test_changing_the_tier_reviews_then_replaces_the_pledge(pledge: Pledge, shop
     assert response.status_code == 302
     assert response["Location"] == f"/pledges/{new.pk}/"
     pledge.refresh_from_db()
-    assert (pledge.status, new.status, new.replaces_id) == (PledgeStatus.CANCELLED, PledgeStatus.AUTHORIZED, pledge.pk)
+    assert (pledge.status, new.status, new.replaces_id) == (PledgeStatus.REPLACED, PledgeStatus.AUTHORIZED, pledge.pk)
     assert (new.tier_id, new.amount) == (shop.open_tier.pk, 5_500)  # type: ignore[attr-defined]
     assert TierSlot.objects.filter(pledge__isnull=False).count() == 0  # the early bird place is free again
     assert pledge.payment is not None

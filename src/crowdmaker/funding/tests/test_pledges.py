@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db.models import Sum
@@ -120,7 +121,7 @@ def test_changing_tier_keeps_the_old_pledge_until_the_new_one_holds(
                                     extra=1_000, payment_method=sandbox.CARD_OK)  # fmt: skip
     first.refresh_from_db()
     assert (changed.status, changed.amount, changed.replaces_id) == (PledgeStatus.AUTHORIZED, 6_000, first.pk)
-    assert first.status == PledgeStatus.CANCELLED
+    assert first.status == PledgeStatus.REPLACED
 
 
 @pytest.mark.parametrize(
@@ -227,7 +228,7 @@ def test_a_backer_can_change_the_amount_in_a_full_limited_tier(
     changed = pledges.pledge_change(backer=backers[0], pledge_id=first[0].pk, tier=early_bird, extra=700,
                                     payment_method=sandbox.CARD_OK)  # fmt: skip
     first[0].refresh_from_db()
-    assert (changed.status, changed.amount, first[0].status) == (PledgeStatus.AUTHORIZED, 4_700, PledgeStatus.CANCELLED)
+    assert (changed.status, changed.amount, first[0].status) == (PledgeStatus.AUTHORIZED, 4_700, PledgeStatus.REPLACED)
     assert TierSlot.objects.get(pledge=changed).tier == early_bird  # the place moved to the new pledge
     assert held(early_bird) == 3
     with pytest.raises(PaymentDeclined):  # a declined change keeps the old pledge and its place
@@ -280,3 +281,112 @@ def test_a_retry_resumes_a_pending_pledge_even_once_its_tier_closed(
                                     payment_method=sandbox.CARD_OK)  # fmt: skip
     assert resumed.status == PledgeStatus.AUTHORIZED
     assert (Pledge.objects.count(), Payment.objects.count(), held(early_bird)) == (1, 1, 1)
+
+
+# --- races and half-done work a review found --------------------------------------------------------------------
+
+
+class _Down(sandbox.SandboxGateway):
+    """The sandbox behind a network that drops authorizations."""
+
+    def authorize(self, amount: Money, payment_method: str, reference: str) -> Authorization:
+        raise GatewayUnavailable("down")
+
+
+def _stale_later() -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + pledges.PLEDGE_STALE_AFTER + timedelta(minutes=1)
+
+
+def test_a_change_resumed_after_its_pledge_was_settled_charges_once(
+    campaign: Campaign, early_bird: Tier, other_user: User
+) -> None:
+    old = pledges.pledge_create(backer=other_user, campaign=campaign, tier=campaign.open_tier,  # type: ignore[attr-defined]
+                                payment_method=sandbox.CARD_OK)  # fmt: skip
+    with pytest.raises(GatewayDown):
+        pledges.pledge_change(backer=other_user, pledge_id=old.pk, tier=early_bird, request_key="x",
+                              payment_method=sandbox.CARD_OK, gateway=_Down())  # fmt: skip
+    pledges.pledge_capture(pledge=old)  # settlement took the old pledge meanwhile
+    pledges.pledges_resume_stale(now=_stale_later())  # the change's authorization comes through afterwards
+    new = Pledge.objects.get(replaces=old)
+    old.refresh_from_db()
+    assert (old.status, new.status) == (PledgeStatus.CAPTURED, PledgeStatus.CANCELLED)
+    assert new.payment is not None
+    assert new.payment.status == PaymentStatus.VOIDED  # nobody is charged for both
+    assert held(early_bird) == 0
+
+
+def test_cancelling_while_a_change_is_being_authorized_is_refused(
+    campaign: Campaign, early_bird: Tier, other_user: User
+) -> None:
+    old = pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK)
+    with pytest.raises(GatewayDown):
+        pledges.pledge_change(backer=other_user, pledge_id=old.pk, tier=early_bird, extra=100, request_key="x",
+                              payment_method=sandbox.CARD_OK, gateway=_Down())  # fmt: skip
+    before = state()
+    with pytest.raises(Conflict) as refused:
+        pledges.pledge_cancel(backer=other_user, pledge_id=old.pk)
+    assert refused.value.code == "change_in_progress"
+    assert state() == before
+    pledges.pledges_resume_stale(now=_stale_later())
+    new = Pledge.objects.get(replaces=old)
+    old.refresh_from_db()
+    assert (old.status, new.status, held(early_bird)) == (PledgeStatus.REPLACED, PledgeStatus.AUTHORIZED, 1)
+    assert TierSlot.objects.get(tier=early_bird, pledge__isnull=False).pledge == new  # one place, never two
+
+
+def test_a_pending_pledge_cancelled_has_its_late_authorization_voided(
+    campaign: Campaign, early_bird: Tier, other_user: User
+) -> None:
+    with pytest.raises(GatewayDown):
+        pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK,
+                              gateway=_Down())  # fmt: skip
+    pending = Pledge.objects.get()
+    pledges.pledge_cancel(backer=other_user, pledge_id=pending.pk)
+    pledges.pledges_resume_stale(now=_stale_later())  # the authorization goes through after all ...
+    pending.refresh_from_db()
+    payment = Payment.objects.get()
+    assert (pending.status, payment.status) == (PledgeStatus.CANCELLED, PaymentStatus.VOIDED)  # ... and is voided
+    assert held(early_bird) == 0
+
+
+def test_a_pledge_can_be_changed_again_after_a_declined_change(
+    campaign: Campaign, early_bird: Tier, other_user: User
+) -> None:
+    old = pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, payment_method=sandbox.CARD_OK)
+    with pytest.raises(PaymentDeclined):
+        pledges.pledge_change(backer=other_user, pledge_id=old.pk, tier=early_bird, extra=100,
+                              payment_method=sandbox.CARD_DECLINED)  # fmt: skip
+    changed = pledges.pledge_change(backer=other_user, pledge_id=old.pk, tier=early_bird, extra=200,
+                                    payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert (changed.status, changed.amount) == (PledgeStatus.AUTHORIZED, 4_200)
+
+
+def test_two_requests_with_one_key_make_one_pledge(campaign: Campaign, early_bird: Tier, other_user: User) -> None:
+    """A double click: the second request finds the first one's pledge instead of failing on the unique key."""
+    quote = pledges.pledge_quote(campaign=campaign, tier=early_bird)
+    first = pledges._record(backer=other_user, campaign=campaign, tier=early_bird, quote=quote, request_key="k",
+                            replaces=None)  # fmt: skip
+    pledge = pledges.pledge_create(backer=other_user, campaign=campaign, tier=early_bird, request_key="k",
+                                   payment_method=sandbox.CARD_OK)  # fmt: skip
+    assert pledge.pk == first.pk
+    assert (Pledge.objects.count(), held(early_bird)) == (1, 1)
+
+
+def test_a_teams_editors_may_not_back_its_campaign(
+    make_campaign: Callable[..., Campaign], user: User, make_user: Callable[..., User]
+) -> None:
+    from crowdmaker.people import services as people
+
+    team = people.team_create(actor=user, slug="lamp-makers", name="Lamp makers")
+    maintainer, member = make_user("mia"), make_user("max")
+    people.team_member_add(team=team, user=maintainer, role="maintainer")
+    people.team_member_add(team=team, user=member, role="member")
+    campaign = make_campaign("team-run", team=team)
+    with pytest.raises(Forbidden):
+        pledges.pledge_create(backer=maintainer, campaign=campaign, extra=1_000, payment_method=sandbox.CARD_OK)
+    assert Pledge.objects.count() == 0
+    assert pledges.pledge_create(backer=member, campaign=campaign, extra=1_000, payment_method=sandbox.CARD_OK).pk
