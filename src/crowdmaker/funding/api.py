@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import StrictInt
 
 from crowdmaker.commons import selectors as commons_selectors
 from crowdmaker.commons.models import DesignVersion
@@ -257,7 +258,7 @@ class CampaignDetailOut(CampaignOut):
 
 class DesignRefIn(InputSchema):
     design: str = Field(..., min_length=1, max_length=50, description="The design's slug.")
-    version: int = Field(..., ge=1, description="The number of its version.")
+    version: StrictInt = Field(..., ge=1, description="The number of its version.")
 
 
 class FaqIn(InputSchema):
@@ -268,7 +269,7 @@ class FaqIn(InputSchema):
 class ShareIn(InputSchema):
     kind: Literal["person", "team"]
     handle: str = Field(..., min_length=1, max_length=50, description="A maker's handle or a team's slug.")
-    weight: int = Field(..., ge=1, le=1_000_000)
+    weight: StrictInt = Field(..., ge=1, le=1_000_000)
 
 
 class CampaignIn(InputSchema):
@@ -280,7 +281,7 @@ class CampaignIn(InputSchema):
     faq: list[FaqIn] = Field(default_factory=list, max_length=services.MAX_FAQ_ENTRIES)
     designs: list[DesignRefIn] = Field(..., min_length=1, max_length=MAX_DESIGNS,
                                        description="The design versions it funds (several: a bundle).")  # fmt: skip
-    goal: int = Field(..., description="Minor units.")
+    goal: StrictInt = Field(..., description="Minor units.")
     currency: str = Field(..., min_length=3, max_length=3, description="ISO 4217 code, e.g. EUR.")
     starts_at: datetime = Field(..., description="With its time zone.")
     deadline: datetime = Field(..., description="With its time zone; 24 hours to 90 days after the start.")
@@ -292,15 +293,17 @@ class CampaignIn(InputSchema):
 
 
 class TierItemIn(DesignRefIn):
-    quantity: int = Field(1, ge=1, le=10_000)
+    quantity: StrictInt = Field(1, ge=1, le=10_000)
 
 
 class TierIn(InputSchema):
     title: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH)
     description: str = Field("", max_length=5000)
-    price: int = Field(..., description="Minor units.")
-    unit_cost: int = Field(0, description="Declared cost of making the reward, minor units (public; the fee's basis).")
-    limit: int | None = Field(None, description="At most this many backers; null: no limit.")
+    price: StrictInt = Field(..., description="Minor units.")
+    unit_cost: StrictInt = Field(
+        0, description="Declared cost of making the reward, minor units (public; the fee's basis)."
+    )
+    limit: StrictInt | None = Field(None, description="At most this many backers; null: no limit.")
     items: list[TierItemIn] = Field(default_factory=list, max_length=MAX_TIER_ITEMS)
     available_from: datetime | None = None
     available_until: datetime | None = None
@@ -310,12 +313,12 @@ class TierIn(InputSchema):
 class AddOnIn(InputSchema):
     title: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH)
     description: str = Field("", max_length=5000)
-    price: int = Field(..., description="Minor units.")
-    unit_cost: int = Field(0, description="Declared cost of making it, minor units.")
+    price: StrictInt = Field(..., description="Minor units.")
+    unit_cost: StrictInt = Field(0, description="Declared cost of making it, minor units.")
 
 
 class StretchGoalIn(InputSchema):
-    threshold: int = Field(..., description="The pledged total (minor units) that unlocks it; beyond the goal.")
+    threshold: StrictInt = Field(..., description="The pledged total (minor units) that unlocks it; beyond the goal.")
     title: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH)
     description: str = Field("", max_length=5000)
 
@@ -324,15 +327,15 @@ class StretchGoalIn(InputSchema):
 
 
 class AddOnChoiceIn(InputSchema):
-    id: int = Field(..., ge=1, description="The add-on's id (see the campaign's `addons`).")
-    quantity: int = Field(1, ge=1, le=MAX_ADDON_QUANTITY)
+    id: StrictInt = Field(..., ge=1, description="The add-on's id (see the campaign's `addons`).")
+    quantity: StrictInt = Field(1, ge=1, le=MAX_ADDON_QUANTITY)
 
 
 class QuoteIn(InputSchema):
-    tier: int | None = Field(..., description="The tier's id, or null to pledge without a reward.")
+    tier: StrictInt | None = Field(..., description="The tier's id, or null to pledge without a reward.")
     addons: list[AddOnChoiceIn] = Field(default_factory=list, max_length=MAX_PLEDGE_ADDONS,
                                         description="On top of a tier only.")  # fmt: skip
-    extra: int = Field(0, ge=0, le=MAX_AMOUNT, description="What the backer adds on top, minor units.")
+    extra: StrictInt = Field(0, ge=0, le=MAX_AMOUNT, description="What the backer adds on top, minor units.")
 
 
 class PledgeIn(QuoteIn):

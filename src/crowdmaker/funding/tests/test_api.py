@@ -788,3 +788,11 @@ def test_a_pledges_payment_moves_only_through_the_pledge(live: Campaign, backer:
     refused(post(backer, "/api/v1/payments", direct, key="direct-1"), 422, "payee_not_direct")
     assert state() == before
     assert Payment.objects.get(pledge__pk=pledge["id"]).status == "authorized"
+
+
+@pytest.mark.parametrize("extra", [True, "100", 1e3, 10.5])
+def test_amounts_must_be_whole_numbers_not_lookalikes(live: Campaign, backer: ApiClient, extra: object) -> None:
+    before = state()
+    answer = post(backer, pledge_url(live), {**pledge_body(live), "tier": None, "extra": extra}, key="p-1")
+    assert answer.status_code == 422, answer.content
+    assert state() == before
