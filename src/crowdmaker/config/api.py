@@ -10,6 +10,7 @@ from crowdmaker.commons.api_systems import router as systems_router
 from crowdmaker.core.api import CrowdmakerApi, install_error_handlers
 from crowdmaker.core.api import router as core_router
 from crowdmaker.funding.api import router as funding_router
+from crowdmaker.funding.api_backers import router as funding_backers_router
 from crowdmaker.ledger.api import router as ledger_router
 from crowdmaker.ledger.api_public import anyone
 from crowdmaker.ledger.api_public import router as ledger_public_router
@@ -37,6 +38,7 @@ api.add_router("", protocol_router)
 api.add_router("", commons_router)  # reads public per operation, writes signed in
 api.add_router("", systems_router)  # owner only, except the share link and "compatible" of a design
 api.add_router("", funding_router)  # campaigns public (drafts: editors only), pledges their backer's own
+api.add_router("", funding_backers_router)  # updates and comments public as allowed; surveys, fulfilment, report
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403
