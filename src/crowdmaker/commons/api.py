@@ -21,27 +21,12 @@ from crowdmaker.commons.models import Citation, Design, DesignImage, DesignVersi
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
 from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.people import selectors as people_selectors
-from crowdmaker.people.auth import API_AUTH
-from crowdmaker.people.models import User
+from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
 
 router = Router(tags=["commons"])
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 PUBLIC_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-
-
-def anyone(request: HttpRequest) -> bool:
-    """The last authentication to try on reads: without credentials the caller is an anonymous visitor."""
-    return True
-
-
-PUBLIC = [*API_AUTH, anyone]
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the router's auth guarantees a signed-in account
-    return user
 
 
 # --- schemas -------------------------------------------------------------------------------------------------
@@ -300,7 +285,9 @@ def _detail(design: Design) -> Design:
     return design
 
 
-@router.get("/licences", auth=PUBLIC, response={200: list[LicenceOut], **PUBLIC_ERRORS}, summary="Supported licences")
+@router.get(
+    "/licences", auth=PUBLIC_AUTH, response={200: list[LicenceOut], **PUBLIC_ERRORS}, summary="Supported licences"
+)
 def licences_list(request: HttpRequest) -> list[dict[str, Any]]:
     return [
         {**licence.__dict__, "derivative_licences": list(licence.derivative_licences)} for licence in LICENCES.values()
@@ -308,7 +295,10 @@ def licences_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get(
-    "/designs", auth=PUBLIC, response={200: list[DesignOut], **PUBLIC_ERRORS}, summary="Browse and search the catalog"
+    "/designs",
+    auth=PUBLIC_AUTH,
+    response={200: list[DesignOut], **PUBLIC_ERRORS},
+    summary="Browse and search the catalog",
 )
 @paginate(CatalogCursor)
 def designs_list(
@@ -333,7 +323,7 @@ def designs_list(
 def design_create(request: HttpRequest, payload: DesignIn) -> Status:
     team = people_selectors.team_by_slug(slug=payload.team) if payload.team else None
     design = services.design_create(
-        actor=_actor(request),
+        actor=signed_in_user(request),
         slug=payload.slug,
         title=payload.title,
         summary=payload.summary,
@@ -350,7 +340,7 @@ def design_create(request: HttpRequest, payload: DesignIn) -> Status:
 
 @router.get(
     "/designs/{slug}",
-    auth=PUBLIC,
+    auth=PUBLIC_AUTH,
     response={200: DesignDetailOut, **PUBLIC_ERRORS},
     summary="A design with its latest version, attribution chain and lineage",
 )
@@ -369,7 +359,9 @@ def design_update(request: HttpRequest, slug: str, payload: DesignUpdateIn) -> D
     for name, value in changes.items():
         if value is None:
             raise Invalid("Leave the field out to keep it; it cannot be null.", code="validation_error", field=name)
-    design = services.design_update(actor=_actor(request), design=selectors.design_by_slug(slug=slug), **changes)
+    design = services.design_update(
+        actor=signed_in_user(request), design=selectors.design_by_slug(slug=slug), **changes
+    )
     return _detail(selectors.design_by_slug(slug=design.slug))
 
 
@@ -384,13 +376,13 @@ def design_cite(request: HttpRequest, slug: str, payload: CitationIn) -> Status:
         cited = selectors.design_by_slug(slug=payload.cited)
     except NotFound as exc:
         raise Invalid("No design has the address you cite.", code="cited_unknown", field="cited") from exc
-    citation = services.design_cite(actor=_actor(request), design=design, cited=cited, note=payload.note)
+    citation = services.design_cite(actor=signed_in_user(request), design=design, cited=cited, note=payload.note)
     return Status(201, citation)
 
 
 @router.get(
     "/designs/{slug}/versions",
-    auth=PUBLIC,
+    auth=PUBLIC_AUTH,
     response={200: list[VersionOut], **PUBLIC_ERRORS},
     summary="A design's versions, newest first",
 )
@@ -404,7 +396,7 @@ def versions_list(request: HttpRequest, slug: str) -> object:
 )
 def version_publish(request: HttpRequest, slug: str, payload: VersionIn) -> Status:
     version = services.design_version_publish(
-        actor=_actor(request),
+        actor=signed_in_user(request),
         design=selectors.design_by_slug(slug=slug),
         manifest=payload.manifest,
         bom=payload.bom,
@@ -429,7 +421,7 @@ def version_publish_with_files(
         raise Invalid(f"The metadata is not a valid version: {str(exc).splitlines()[0]}", code="validation_error",
                       field="metadata") from exc  # fmt: skip
     version = services.design_version_publish(
-        actor=_actor(request),
+        actor=signed_in_user(request),
         design=selectors.design_by_slug(slug=slug),
         manifest=payload.manifest,
         bom=payload.bom,
@@ -441,7 +433,7 @@ def version_publish_with_files(
 
 @router.get(
     "/designs/{slug}/versions/{number}",
-    auth=PUBLIC,
+    auth=PUBLIC_AUTH,
     response={200: VersionOut, **PUBLIC_ERRORS},
     summary="One version of a design",
 )
@@ -458,7 +450,7 @@ def design_fork(request: HttpRequest, slug: str, payload: ForkIn) -> Status:
     upstream = selectors.version_of(design=selectors.design_by_slug(slug=slug), number=payload.version)
     team = people_selectors.team_by_slug(slug=payload.team) if payload.team else None
     design = services.design_fork(
-        actor=_actor(request),
+        actor=signed_in_user(request),
         upstream=upstream,
         slug=payload.slug,
         title=payload.title,
@@ -481,6 +473,6 @@ def design_fork(request: HttpRequest, slug: str, payload: ForkIn) -> Status:
 )
 def design_image_add(request: HttpRequest, slug: str, file: File[UploadedFile], alt: Form[str] = "") -> Status:
     image = services.design_image_add(
-        actor=_actor(request), design=selectors.design_by_slug(slug=slug), upload=file, alt=alt
+        actor=signed_in_user(request), design=selectors.design_by_slug(slug=slug), upload=file, alt=alt
     )
     return Status(201, image)

@@ -15,23 +15,17 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from crowdmaker.commons import selectors, systems
-from crowdmaker.commons.api import PUBLIC, PUBLIC_ERRORS
+from crowdmaker.commons.api import PUBLIC_ERRORS
 from crowdmaker.commons.diagram import system_svg
 from crowdmaker.commons.models import System, SystemMember
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
-from crowdmaker.people.models import User
+from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
 from crowdmaker.protocol import engine
 
 router = Router(tags=["systems"])
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 SVG = "image/svg+xml"
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the router's auth guarantees a signed-in account
-    return user
 
 
 # --- schemas -------------------------------------------------------------------------------------------------
@@ -232,24 +226,24 @@ def _detail(system: System) -> System:
 
 @router.post("/systems", response={201: SystemDetailOut, **ERRORS}, summary="Save a new, empty system")
 def system_create(request: HttpRequest, payload: SystemIn) -> Status:
-    system = systems.system_create(actor=_actor(request), name=payload.name)
+    system = systems.system_create(actor=signed_in_user(request), name=payload.name)
     return Status(201, _detail(system))
 
 
 @router.get("/systems", response={200: list[SystemOut], **ERRORS}, summary="Your systems, newest first")
 @paginate(Cursor, ordering=("-id",))
 def systems_list(request: HttpRequest) -> object:
-    return systems.systems_of(owner=_actor(request))
+    return systems.systems_of(owner=signed_in_user(request))
 
 
 @router.get("/systems/{system_id}", response={200: SystemDetailOut, **ERRORS}, summary="One of your systems")
 def system_detail(request: HttpRequest, system_id: int) -> System:
-    return _detail(systems.system_owned(actor=_actor(request), system_id=system_id))
+    return _detail(systems.system_owned(actor=signed_in_user(request), system_id=system_id))
 
 
 @router.delete("/systems/{system_id}", response={204: None, **ERRORS}, summary="Delete one of your systems")
 def system_delete(request: HttpRequest, system_id: int) -> Status:
-    systems.system_delete(actor=_actor(request), system_id=system_id)
+    systems.system_delete(actor=signed_in_user(request), system_id=system_id)
     return Status(204, None)
 
 
@@ -259,7 +253,7 @@ def system_delete(request: HttpRequest, system_id: int) -> Status:
     summary="Add copies of a design version to a system (adding one already there raises its quantity)",
 )
 def system_member_add(request: HttpRequest, system_id: int, payload: SystemMemberIn) -> Status:
-    actor = _actor(request)
+    actor = signed_in_user(request)
     systems.system_owned(actor=actor, system_id=system_id)  # another's system is a 404 before any design lookup
     version = selectors.version_of(design=selectors.design_by_slug(slug=payload.design), number=payload.version)
     member = systems.system_member_add(
@@ -274,7 +268,7 @@ def system_member_add(request: HttpRequest, system_id: int, payload: SystemMembe
     summary="Remove a member (all its copies) from a system",
 )
 def system_member_remove(request: HttpRequest, system_id: int, member_id: int) -> Status:
-    systems.system_member_remove(actor=_actor(request), system_id=system_id, member_id=member_id)
+    systems.system_member_remove(actor=signed_in_user(request), system_id=system_id, member_id=member_id)
     return Status(204, None)
 
 
@@ -284,7 +278,7 @@ def system_member_remove(request: HttpRequest, system_id: int, member_id: int) -
     summary="Whether the system is complete: the assignment and, for each unmet requirement, why",
 )
 def system_check(request: HttpRequest, system_id: int) -> dict[str, Any]:
-    system = systems.system_owned(actor=_actor(request), system_id=system_id)
+    system = systems.system_owned(actor=signed_in_user(request), system_id=system_id)
     return _check(systems.system_check_result(system=system))
 
 
@@ -294,7 +288,7 @@ def system_check(request: HttpRequest, system_id: int) -> dict[str, Any]:
     summary="Complete my system: the fewest catalog products that make it complete (at most 2, within 0.5 s)",
 )
 def system_complete(request: HttpRequest, system_id: int) -> dict[str, Any]:
-    system = systems.system_owned(actor=_actor(request), system_id=system_id)
+    system = systems.system_owned(actor=signed_in_user(request), system_id=system_id)
     result = systems.system_complete_suggestions(system=system)
     return {
         "status": result.status,
@@ -311,7 +305,7 @@ def system_complete(request: HttpRequest, system_id: int) -> dict[str, Any]:
     summary="Catalog products that could be added to the system without breaking it",
 )
 def system_compatible(request: HttpRequest, system_id: int) -> dict[str, Any]:
-    system = systems.system_owned(actor=_actor(request), system_id=system_id)
+    system = systems.system_owned(actor=signed_in_user(request), system_id=system_id)
     return _compatible(systems.system_compatible(system=system))
 
 
@@ -327,7 +321,7 @@ def _svg(system: System) -> HttpResponse:
     summary="The system as an SVG diagram: members, satisfied links, unmet requirements in red",
 )
 def system_diagram(request: HttpRequest, system_id: int) -> HttpResponse:
-    return _svg(systems.system_owned(actor=_actor(request), system_id=system_id))
+    return _svg(systems.system_owned(actor=signed_in_user(request), system_id=system_id))
 
 
 @router.get(
@@ -355,7 +349,7 @@ def shared_system_diagram(request: HttpRequest, share_token: str) -> HttpRespons
 
 @router.get(
     "/designs/{slug}/versions/{number}/compatible",
-    auth=PUBLIC,
+    auth=PUBLIC_AUTH,
     response={200: CompatibleOut, **PUBLIC_ERRORS},
     summary="Catalog products this design version can join",
 )

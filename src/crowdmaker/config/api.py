@@ -12,10 +12,9 @@ from crowdmaker.core.api import router as core_router
 from crowdmaker.funding.api import router as funding_router
 from crowdmaker.funding.api_backers import router as funding_backers_router
 from crowdmaker.ledger.api import router as ledger_router
-from crowdmaker.ledger.api_public import anyone
 from crowdmaker.ledger.api_public import router as ledger_public_router
 from crowdmaker.people.api import router as people_router
-from crowdmaker.people.auth import API_AUTH
+from crowdmaker.people.auth import API_AUTH, PUBLIC_AUTH
 from crowdmaker.protocol.api import router as protocol_router
 
 api = CrowdmakerApi(
@@ -33,7 +32,7 @@ install_error_handlers(api)
 api.add_router("", core_router)
 api.add_router("", people_router)
 api.add_router("", ledger_router)
-api.add_router("", ledger_public_router, auth=[*API_AUTH, anyone])  # public ledgers: anonymous reads allowed
+api.add_router("", ledger_public_router, auth=PUBLIC_AUTH)  # public ledgers: anonymous reads allowed
 api.add_router("", protocol_router)
 api.add_router("", commons_router)  # reads public per operation, writes signed in
 api.add_router("", systems_router)  # owner only, except the share link and "compatible" of a design

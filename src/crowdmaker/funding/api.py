@@ -39,7 +39,7 @@ from crowdmaker.funding.models import (
 )
 from crowdmaker.funding.pledges import MAX_ADDON_QUANTITY
 from crowdmaker.people import selectors as people_selectors
-from crowdmaker.people.auth import API_AUTH
+from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
 from crowdmaker.people.models import User
 
 router = Router(tags=["funding"])
@@ -51,20 +51,6 @@ MAX_DESIGNS = 20  # a bundle of more designs than this is not one campaign
 MAX_SHARES = 50
 MAX_TIER_ITEMS = 50
 MAX_PLEDGE_ADDONS = 50
-
-
-def anyone(request: HttpRequest) -> bool:
-    """The last authentication to try on reads: without credentials the caller is an anonymous visitor."""
-    return True
-
-
-PUBLIC = [*API_AUTH, anyone]
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the router's auth guarantees a signed-in account
-    return user
 
 
 # --- schemas: campaigns --------------------------------------------------------------------------------------
@@ -477,7 +463,7 @@ def _visible(request: HttpRequest, slug: str) -> Campaign:
 
 @router.get(
     "/campaigns",
-    auth=PUBLIC,
+    auth=PUBLIC_AUTH,
     response={200: list[CampaignOut], **PUBLIC_ERRORS},
     summary="Published campaigns (live and finished), newest first",
 )
@@ -490,7 +476,7 @@ def campaigns_list(request: HttpRequest, status: str | None = None) -> object:
 
 @router.get(
     "/campaigns/{slug}",
-    auth=PUBLIC,
+    auth=PUBLIC_AUTH,
     response={200: CampaignDetailOut, **PUBLIC_ERRORS},
     summary="A campaign: terms, story, risks, FAQ, tiers with places left and fees, add-ons, stretch goals, progress",
 )
@@ -515,7 +501,7 @@ def campaign_create(request: HttpRequest, payload: CampaignIn) -> Status:
             raise Invalid(exc.message, code="team_unknown", field="team") from exc
     shares = None if payload.shares is None else [_share(s, f"shares.{n}") for n, s in enumerate(payload.shares)]
     campaign = services.campaign_create(
-        actor=_actor(request), slug=payload.slug, title=payload.title, design_versions=versions, goal=payload.goal,
+        actor=signed_in_user(request), slug=payload.slug, title=payload.title, design_versions=versions, goal=payload.goal,
         currency=payload.currency, starts_at=payload.starts_at, deadline=payload.deadline, summary=payload.summary,
         story=payload.story, risks=payload.risks, faq=[entry.model_dump() for entry in payload.faq],
         funding_model=payload.funding_model, team=team, shares=shares, late_pledges=payload.late_pledges,
@@ -529,7 +515,7 @@ def tier_add(request: HttpRequest, slug: str, payload: TierIn) -> Status:
     campaign = _visible(request, slug)
     items = [(_design_version(item, f"items.{n}"), item.quantity) for n, item in enumerate(payload.items)]
     tier = services.tier_add(
-        actor=_actor(request), campaign=campaign, title=payload.title, price=payload.price,
+        actor=signed_in_user(request), campaign=campaign, title=payload.title, price=payload.price,
         description=payload.description, unit_cost=payload.unit_cost, limit=payload.limit, items=items,
         available_from=payload.available_from, available_until=payload.available_until,
         delivery_month=payload.delivery_month,
@@ -540,7 +526,7 @@ def tier_add(request: HttpRequest, slug: str, payload: TierIn) -> Status:
 @router.post("/campaigns/{slug}/addons", response={201: AddOnOut, **ERRORS}, summary="Add an add-on to a draft")
 def addon_add(request: HttpRequest, slug: str, payload: AddOnIn) -> Status:
     campaign = _visible(request, slug)
-    addon = services.addon_add(actor=_actor(request), campaign=campaign, title=payload.title, price=payload.price,
+    addon = services.addon_add(actor=signed_in_user(request), campaign=campaign, title=payload.title, price=payload.price,
                                unit_cost=payload.unit_cost, description=payload.description)  # fmt: skip
     return Status(201, addon)
 
@@ -550,7 +536,7 @@ def addon_add(request: HttpRequest, slug: str, payload: AddOnIn) -> Status:
 )
 def stretch_goal_add(request: HttpRequest, slug: str, payload: StretchGoalIn) -> Status:
     campaign = _visible(request, slug)
-    goal = services.stretch_goal_add(actor=_actor(request), campaign=campaign, threshold=payload.threshold,
+    goal = services.stretch_goal_add(actor=signed_in_user(request), campaign=campaign, threshold=payload.threshold,
                                      title=payload.title, description=payload.description)  # fmt: skip
     return Status(201, {"threshold": goal.threshold, "title": goal.title, "description": goal.description,
                         "reached": campaign.pledged >= goal.threshold})  # type: ignore[attr-defined]  # fmt: skip
@@ -562,7 +548,7 @@ def stretch_goal_add(request: HttpRequest, slug: str, payload: StretchGoalIn) ->
     summary="Publish a draft: backers may pledge from its start; its terms are fixed from now on",
 )
 def campaign_publish(request: HttpRequest, slug: str) -> Campaign:
-    campaign = services.campaign_publish(actor=_actor(request), campaign=_visible(request, slug))
+    campaign = services.campaign_publish(actor=signed_in_user(request), campaign=_visible(request, slug))
     return _visible(request, campaign.slug)
 
 
@@ -599,23 +585,23 @@ def pledge_create(request: HttpRequest, slug: str, payload: PledgeIn) -> Status:
     answer; the pledge is pending, and a retry with the same Idempotency-Key resumes it."""
     campaign = _visible(request, slug)
     pledge = pledges.pledge_create(
-        backer=_actor(request), campaign=campaign, payment_method=payload.payment_method,
+        backer=signed_in_user(request), campaign=campaign, payment_method=payload.payment_method,
         tier=_tier_choice(campaign, payload), addons=_addon_choices(payload), extra=payload.extra,
         request_key=idempotency_reference(request, "pledge"),
     )  # fmt: skip
-    return Status(201, selectors.pledge_of(backer=_actor(request), pledge_id=pledge.pk))
+    return Status(201, selectors.pledge_of(backer=signed_in_user(request), pledge_id=pledge.pk))
 
 
 @router.get("/pledges", response={200: list[PledgeOut], **ERRORS}, summary="My pledges, newest first")
 @paginate(Cursor, ordering=("-id",))
 def pledges_list(request: HttpRequest, status: str | None = None) -> object:
     """Every pledge you made, whatever became of it; `status` narrows them (e.g. authorized)."""
-    return selectors.pledges_listed(backer=_actor(request), status=status)
+    return selectors.pledges_listed(backer=signed_in_user(request), status=status)
 
 
 @router.get("/pledges/{pledge_id}", response={200: PledgeOut, **ERRORS}, summary="One of my pledges")
 def pledge_detail(request: HttpRequest, pledge_id: int) -> Pledge:
-    return selectors.pledge_of(backer=_actor(request), pledge_id=pledge_id)
+    return selectors.pledge_of(backer=signed_in_user(request), pledge_id=pledge_id)
 
 
 @router.post(
@@ -625,7 +611,7 @@ def pledge_detail(request: HttpRequest, pledge_id: int) -> Pledge:
 )
 @idempotent
 def pledge_cancel(request: HttpRequest, pledge_id: int) -> Pledge:
-    backer = _actor(request)
+    backer = signed_in_user(request)
     pledge = pledges.pledge_cancel(backer=backer, pledge_id=pledge_id)
     return selectors.pledge_of(backer=backer, pledge_id=pledge.pk)
 
@@ -639,7 +625,7 @@ def pledge_cancel(request: HttpRequest, pledge_id: int) -> Pledge:
 def pledge_change(request: HttpRequest, pledge_id: int, payload: PledgeIn) -> Status:
     """A new pledge is authorized first and answered here (its `replaces` names the old one); only then is the old
     one cancelled. A sold-out tier (409) or a declined card (402) leaves the pledge you had as it was."""
-    backer = _actor(request)
+    backer = signed_in_user(request)
     old = selectors.pledge_of(backer=backer, pledge_id=pledge_id)
     pledge = pledges.pledge_change(
         backer=backer, pledge_id=old.pk, payment_method=payload.payment_method,

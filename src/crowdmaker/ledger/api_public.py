@@ -1,7 +1,7 @@
 """JSON API of the public ledger: an owner's transactions with running balances, and its summary.
 
 Anyone may read a public owner's ledger, so this router is mounted (in config.api) with the API's own
-authentication followed by `anyone`: credentials that are sent are still checked (a bad token is a 401) and say
+authentication followed by `people.auth.anyone` (mounted in config/api.py): credentials that are sent are still checked (a bad token is a 401) and say
 whether the caller sees full detail, and no credentials read as an anonymous visitor. An unknown or private owner
 is a 404 `ledger_not_found`, alike, so nobody can probe who exists. Read-only; it never writes.
 """
@@ -75,11 +75,6 @@ class LedgerSummaryOut(Schema):
     balances: list[LedgerMoneyOut]
     totals: list[LedgerKindTotalOut] = Field(..., description="Net amount and transaction count per kind.")
     transaction_count: int
-
-
-def anyone(request: HttpRequest) -> bool:
-    """The last authentication to try: without credentials the caller reads as an anonymous visitor."""
-    return True
 
 
 PUBLIC_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}

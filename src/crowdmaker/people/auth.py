@@ -15,7 +15,7 @@ from ninja.utils import check_csrf
 
 from crowdmaker.core.errors import Forbidden
 from crowdmaker.people import services
-from crowdmaker.people.models import TokenScope
+from crowdmaker.people.models import TokenScope, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -56,3 +56,20 @@ class Session(SessionAuth):
 
 
 API_AUTH = [BearerToken(), Session()]
+
+
+def anyone(request: HttpRequest) -> bool:
+    """The last authentication to try on public reads: without credentials the caller is an anonymous visitor
+    (credentials that are sent are still checked first, and refused when they are bad)."""
+    return True
+
+
+# Public reads: a token or the session when given, else anonymous.
+PUBLIC_AUTH = [*API_AUTH, anyone]
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The account behind a request on a route whose auth requires one (API_AUTH)."""
+    user = request.user
+    assert isinstance(user, User)  # the router's auth guarantees a signed-in account
+    return user

@@ -96,8 +96,7 @@ from ninja.pagination import paginate  # noqa: E402
 
 from crowdmaker.core.api import Cursor, InputSchema  # noqa: E402
 from crowdmaker.core.errors import Invalid  # noqa: E402
-from crowdmaker.people.auth import API_AUTH  # noqa: E402
-from crowdmaker.people.models import User  # noqa: E402
+from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user  # noqa: E402
 from crowdmaker.protocol import selectors as registry_selectors  # noqa: E402
 from crowdmaker.protocol import services as registry_services  # noqa: E402
 from crowdmaker.protocol.models import InterfaceKind, InterfaceType, InterfaceVersion, VersionStatus  # noqa: E402
@@ -105,20 +104,6 @@ from crowdmaker.protocol.models import InterfaceKind, InterfaceType, InterfaceVe
 registry_router = Router(tags=["interfaces"])
 
 REGISTRY_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-
-
-def _anyone(request: HttpRequest) -> bool:
-    """The last authentication to try on registry reads: without credentials the caller reads anonymously."""
-    return True
-
-
-PUBLIC_READ = [*API_AUTH, _anyone]
-
-
-def _registry_actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the router's auth guarantees a signed-in account on writes
-    return user
 
 
 class DimensionSpec(Schema):
@@ -198,7 +183,7 @@ def _dimensions(dimensions: dict[str, DimensionIn]) -> dict[str, dict[str, str]]
 
 @registry_router.get(
     "/interfaces",
-    auth=PUBLIC_READ,
+    auth=PUBLIC_AUTH,
     response={200: list[InterfaceOut], 401: ErrorOut, 422: ErrorOut},
     summary="The interface registry, by name",
 )
@@ -217,7 +202,7 @@ def interface_list(request: HttpRequest, kind: str | None = None, q: str | None 
 
 @registry_router.get(
     "/interfaces/{name}",
-    auth=PUBLIC_READ,
+    auth=PUBLIC_AUTH,
     response={200: InterfaceDetailOut, 401: ErrorOut, 404: ErrorOut},
     summary="An interface type with its whole version history",
 )
@@ -232,7 +217,7 @@ def interface_detail(request: HttpRequest, name: str) -> InterfaceType:
 )
 def interface_propose(request: HttpRequest, payload: InterfaceIn) -> Status:
     row = registry_services.interface_type_propose(
-        actor=_registry_actor(request),
+        actor=signed_in_user(request),
         name=payload.name,
         kind=payload.kind,
         description=payload.description,
@@ -250,7 +235,7 @@ def interface_propose(request: HttpRequest, payload: InterfaceIn) -> Status:
 )
 def interface_version_propose(request: HttpRequest, name: str, payload: InterfaceVersionIn) -> Status:
     row = registry_services.interface_version_propose(
-        actor=_registry_actor(request),
+        actor=signed_in_user(request),
         name=name,
         version=payload.version,
         dimensions=_dimensions(payload.dimensions),
@@ -265,7 +250,7 @@ def interface_version_propose(request: HttpRequest, name: str, payload: Interfac
     summary="Accept a proposed version (operators)",
 )
 def interface_version_accept(request: HttpRequest, name: str, version: str) -> InterfaceVersion:
-    return registry_services.interface_version_accept(actor=_registry_actor(request), name=name, version=version)
+    return registry_services.interface_version_accept(actor=signed_in_user(request), name=name, version=version)
 
 
 @registry_router.post(
@@ -274,7 +259,7 @@ def interface_version_accept(request: HttpRequest, name: str, version: str) -> I
     summary="Deprecate an accepted version (operators)",
 )
 def interface_version_deprecate(request: HttpRequest, name: str, version: str) -> InterfaceVersion:
-    return registry_services.interface_version_deprecate(actor=_registry_actor(request), name=name, version=version)
+    return registry_services.interface_version_deprecate(actor=signed_in_user(request), name=name, version=version)
 
 
 router.add_router("", registry_router)
