@@ -20,30 +20,17 @@ from crowdmaker.funding import fulfilment, reports, selectors, surveys, updates
 from crowdmaker.funding.api import ERRORS, PUBLIC_ERRORS
 from crowdmaker.funding.backers import campaign_editor_ids
 from crowdmaker.funding.models import Campaign, Comment, Fulfilment, Tier
-from crowdmaker.people.auth import API_AUTH
+from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
 from crowdmaker.people.models import User
 
 router = Router(tags=["funding"])
 
-
-def anyone(request: HttpRequest) -> bool:
-    """The last authentication to try on public reads: without credentials the caller is an anonymous visitor."""
-    return True
-
-
-PUBLIC = [*API_AUTH, anyone]  # a token or the session when given (and refused when bad), else anonymous
 
 MAX_UPDATE_TIERS = 100
 
 
 def _viewer(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the router's auth guarantees a signed-in account
-    return user
 
 
 def _visible(request: HttpRequest, slug: str) -> Campaign:
@@ -83,14 +70,14 @@ def _update_out(view: updates.UpdateView) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/campaigns/{slug}/updates", auth=PUBLIC, response={200: list[UpdateOut], **PUBLIC_ERRORS},
+@router.get("/campaigns/{slug}/updates", auth=PUBLIC_AUTH, response={200: list[UpdateOut], **PUBLIC_ERRORS},
             summary="A campaign's updates, newest first")  # fmt: skip
 def updates_list(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
     campaign = _visible(request, slug)
     return [_update_out(view) for view in updates.updates_for(campaign=campaign, viewer=_viewer(request))]
 
 
-@router.get("/campaigns/{slug}/updates/{number}", auth=PUBLIC, response={200: UpdateOut, **PUBLIC_ERRORS},
+@router.get("/campaigns/{slug}/updates/{number}", auth=PUBLIC_AUTH, response={200: UpdateOut, **PUBLIC_ERRORS},
             summary="One update of a campaign")  # fmt: skip
 def update_detail(request: HttpRequest, slug: str, number: int) -> dict[str, Any]:
     campaign = _visible(request, slug)
@@ -105,9 +92,11 @@ def update_post(request: HttpRequest, slug: str, payload: UpdateIn) -> Status:
     for position, tier_id in enumerate(payload.tiers):
         if tier_id not in found:
             raise Invalid(f"This campaign has no tier {tier_id}.", code="tier_unknown", field=f"tiers.{position}")
-    update = updates.update_post(actor=_actor(request), campaign=campaign, title=payload.title, body=payload.body,
+    update = updates.update_post(actor=signed_in_user(request), campaign=campaign, title=payload.title, body=payload.body,
                                  audience=payload.audience, tiers=[found[pk] for pk in payload.tiers])  # fmt: skip
-    return Status(201, _update_out(updates.update_of(campaign=campaign, number=update.number, viewer=_actor(request))))
+    return Status(
+        201, _update_out(updates.update_of(campaign=campaign, number=update.number, viewer=signed_in_user(request)))
+    )
 
 
 # --- comments ---------------------------------------------------------------------------------------------------
@@ -147,7 +136,7 @@ def _comment_out(comment: Comment, editors: set[int]) -> dict[str, Any]:
     return {**_reply_out(comment, editors), "replies": [_reply_out(r, editors) for r in comment.replies.all()]}
 
 
-@router.get("/campaigns/{slug}/comments", auth=PUBLIC, response={200: list[CommentOut], **PUBLIC_ERRORS},
+@router.get("/campaigns/{slug}/comments", auth=PUBLIC_AUTH, response={200: list[CommentOut], **PUBLIC_ERRORS},
             summary="A campaign's comments with the editors' answers, oldest first")  # fmt: skip
 def comments_list(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
     campaign = _visible(request, slug)
@@ -159,7 +148,7 @@ def comments_list(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
              summary="Comment (backers and editors), or answer a comment (editors)")  # fmt: skip
 def comment_post(request: HttpRequest, slug: str, payload: CommentIn) -> Status:
     campaign = _visible(request, slug)
-    comment = updates.comment_post(actor=_actor(request), campaign=campaign, body=payload.body,
+    comment = updates.comment_post(actor=signed_in_user(request), campaign=campaign, body=payload.body,
                                    parent_id=payload.parent)  # fmt: skip
     return Status(201, _comment_out(comment, campaign_editor_ids(campaign=campaign)))
 
@@ -225,13 +214,13 @@ def _survey_out(page: surveys.SurveyPage) -> dict[str, Any]:
 @router.get("/pledges/{pledge_id}/survey", response={200: SurveyOut, **ERRORS},
             summary="The survey of my pledge (after the campaign succeeded) and my answer")  # fmt: skip
 def survey_detail(request: HttpRequest, pledge_id: int) -> dict[str, Any]:
-    return _survey_out(surveys.survey_for_pledge(backer=_actor(request), pledge_id=pledge_id))
+    return _survey_out(surveys.survey_for_pledge(backer=signed_in_user(request), pledge_id=pledge_id))
 
 
 @router.put("/pledges/{pledge_id}/survey", response={200: SurveyOut, **ERRORS},
             summary="Answer, or change my answer to, the survey of my pledge until the address lock date")  # fmt: skip
 def survey_answer(request: HttpRequest, pledge_id: int, payload: SurveyAnswerIn) -> dict[str, Any]:
-    backer = _actor(request)
+    backer = signed_in_user(request)
     address = surveys.AddressIn(**payload.model_dump(exclude={"answers"}))
     surveys.survey_answer(backer=backer, pledge_id=pledge_id, address=address, answers=payload.answers)
     return _survey_out(surveys.survey_for_pledge(backer=backer, pledge_id=pledge_id))
@@ -258,7 +247,7 @@ class FulfilmentOut(Schema):
 @router.put("/campaigns/{slug}/pledges/{pledge_id}/fulfilment", response={200: FulfilmentOut, **ERRORS},
             summary="Record where a pledge's reward is: not sent, sent (with tracking) or delivered (editors)")  # fmt: skip
 def fulfilment_set(request: HttpRequest, slug: str, pledge_id: int, payload: FulfilmentIn) -> Fulfilment:
-    return fulfilment.fulfilment_set(actor=_actor(request), campaign=_visible(request, slug), pledge_id=pledge_id,
+    return fulfilment.fulfilment_set(actor=signed_in_user(request), campaign=_visible(request, slug), pledge_id=pledge_id,
                                      status=payload.status, carrier=payload.carrier,
                                      tracking=payload.tracking)  # fmt: skip
 
@@ -274,7 +263,7 @@ def fulfilment_set(request: HttpRequest, slug: str, pledge_id: int, payload: Ful
 )  # fmt: skip
 def backer_report(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     campaign = _visible(request, slug)
-    response = StreamingHttpResponse(reports.backer_report_csv(actor=_actor(request), campaign=campaign),
+    response = StreamingHttpResponse(reports.backer_report_csv(actor=signed_in_user(request), campaign=campaign),
                                      content_type="text/csv; charset=utf-8")  # fmt: skip
     response["Content-Disposition"] = f'attachment; filename="{reports.report_filename(campaign)}"'
     response["Cache-Control"] = "private, no-store"
