@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from crowdmaker.ledger.gateways.base import (
     Authorization,
     Capture,
+    CaptureRequest,
     CardInsufficientFunds,
     Declined,
     GatewayError,
@@ -19,12 +20,14 @@ from crowdmaker.ledger.gateways.base import (
     Payout,
     Refund,
     Void,
+    VoidRequest,
     WebhookInvalid,
 )
 
 __all__ = [
     "Authorization",
     "Capture",
+    "CaptureRequest",
     "CardInsufficientFunds",
     "Declined",
     "GatewayError",
@@ -33,6 +36,7 @@ __all__ = [
     "Payout",
     "Refund",
     "Void",
+    "VoidRequest",
     "WebhookInvalid",
     "payment_gateway",
 ]

@@ -2,12 +2,15 @@
 
 A gateway moves money outside the platform; it never touches the ledger or the database rows of payments.
 Every call that moves money takes a `reference`: calling again with the same reference returns the first
-result instead of moving money twice, which is what makes retrying a `GatewayUnavailable` safe.
+result instead of moving money twice, which is what makes retrying a `GatewayUnavailable` safe. Captures and voids
+also come in batches (`capture_many`, `void_many`), for settlement's thousands of pledges: by default one call per
+request; a gateway with a batch API, or that can make its calls in parallel, overrides them.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +92,23 @@ class Payout:
     amount: Money
 
 
+@dataclass(frozen=True)
+class CaptureRequest:
+    """One capture of a batch: `capture`'s arguments."""
+
+    authorization_id: str
+    amount: Money
+    reference: str
+
+
+@dataclass(frozen=True)
+class VoidRequest:
+    """One void of a batch: `void`'s arguments."""
+
+    authorization_id: str
+    reference: str
+
+
 class PaymentGateway(abc.ABC):
     """A payment provider. Implementations must be safe to call again with the same reference."""
 
@@ -106,6 +126,29 @@ class PaymentGateway(abc.ABC):
     @abc.abstractmethod
     def void(self, authorization_id: str, *, reference: str) -> Void:
         """Release an authorization that was not captured."""
+
+    def capture_many(self, requests: Sequence[CaptureRequest]) -> list[Capture | Declined | GatewayUnavailable]:
+        """Capture each request, answering each in order with its Capture, or with the Declined or
+        GatewayUnavailable it met alone: one request's trouble does not stop the others. Repeating a request (its
+        reference) is as safe as repeating `capture`. This default calls `capture` once per request."""
+        answers: list[Capture | Declined | GatewayUnavailable] = []
+        for request in requests:
+            try:
+                answers.append(self.capture(request.authorization_id, request.amount, reference=request.reference))
+            except (Declined, GatewayUnavailable) as exc:
+                answers.append(exc)
+        return answers
+
+    def void_many(self, requests: Sequence[VoidRequest]) -> list[Void | Declined | GatewayUnavailable]:
+        """Void each request, answering each in order as `capture_many` does. This default calls `void` once per
+        request."""
+        answers: list[Void | Declined | GatewayUnavailable] = []
+        for request in requests:
+            try:
+                answers.append(self.void(request.authorization_id, reference=request.reference))
+            except (Declined, GatewayUnavailable) as exc:
+                answers.append(exc)
+        return answers
 
     @abc.abstractmethod
     def refund(self, capture_id: str, amount: Money, *, reference: str) -> Refund:

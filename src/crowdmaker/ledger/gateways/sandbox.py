@@ -20,14 +20,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from crowdmaker.ledger.gateways.base import (
     Authorization,
     Capture,
+    CaptureRequest,
     CardInsufficientFunds,
     Declined,
     GatewayUnavailable,
@@ -35,6 +39,7 @@ from crowdmaker.ledger.gateways.base import (
     Payout,
     Refund,
     Void,
+    VoidRequest,
     WebhookInvalid,
 )
 from crowdmaker.ledger.models import SandboxCharge, SandboxOperation
@@ -53,6 +58,36 @@ _AUTH_PREFIX = "sandbox-auth-"
 
 def _operation_id(operation: SandboxOperation) -> str:
     return f"sandbox-{operation.kind}-{operation.pk}"
+
+
+def _capture_refusal(
+    payment_method: str, status: str, authorized: int, currency: str, amount: Money
+) -> Declined | None:
+    if payment_method == CARD_CAPTURE_FAILS:
+        return Declined("capture_failed", "The sandbox declined the capture (test card).")
+    if status != "authorized":
+        return Declined("not_authorized", f"The authorization is {status}, not open for capture.")
+    if amount.currency != currency or not 0 < amount.amount <= authorized:
+        return Declined("amount_invalid", "A capture takes more than zero and at most the authorized amount.")
+    return None
+
+
+def _void_refusal(status: str) -> Declined | None:
+    if status != "authorized":
+        return Declined("not_authorized", f"The authorization is {status}, it cannot be voided.")
+    return None
+
+
+@dataclass
+class _Charge:
+    """A charge as a batch sees it: read locked at the start, changed in memory, written once at the end."""
+
+    pk: int
+    payment_method: str
+    status: str
+    amount: int
+    currency: str
+    captured_amount: int
 
 
 class SandboxGateway(PaymentGateway):
@@ -140,14 +175,9 @@ class SandboxGateway(PaymentGateway):
             charge = self._charge(authorization_id)
             done = self._repeat("capture", reference, amount)
             if done is None:
-                if charge.payment_method == CARD_CAPTURE_FAILS:
-                    raise Declined("capture_failed", "The sandbox declined the capture (test card).")
-                if charge.status != "authorized":
-                    raise Declined("not_authorized", f"The authorization is {charge.status}, not open for capture.")
-                if amount.currency != charge.currency or not 0 < amount.amount <= charge.amount:
-                    raise Declined(
-                        "amount_invalid", "A capture takes more than zero and at most the authorized amount."
-                    )
+                refusal = _capture_refusal(charge.payment_method, charge.status, charge.amount, charge.currency, amount)
+                if refusal is not None:
+                    raise refusal
                 charge.status = "captured"
                 charge.captured_amount = amount.amount
                 charge.save(update_fields=["status", "captured_amount"])
@@ -161,8 +191,9 @@ class SandboxGateway(PaymentGateway):
             charge = self._charge(authorization_id)
             nothing = Money.zero(charge.currency)
             if self._repeat("void", reference, nothing) is None:
-                if charge.status != "authorized":
-                    raise Declined("not_authorized", f"The authorization is {charge.status}, it cannot be voided.")
+                refusal = _void_refusal(charge.status)
+                if refusal is not None:
+                    raise refusal
                 charge.status = "voided"
                 charge.save(update_fields=["status"])
                 self._record(kind="void", reference=reference, charge=charge, amount=0, currency=charge.currency)
@@ -190,6 +221,122 @@ class SandboxGateway(PaymentGateway):
     def _operation_number(operation_id: str) -> int:
         number = operation_id.rsplit("-", 1)[-1]
         return int(number) if number.isdigit() else 0
+
+    # --- batches: the whole batch in one transaction of the sandbox's own, as a provider's batch API answers ----
+
+    def capture_many(self, requests: Sequence[CaptureRequest]) -> list[Capture | Declined | GatewayUnavailable]:
+        """Each capture answered exactly as `capture` answers it, all of them in one database transaction."""
+        answers = self._batch("capture", [(r.authorization_id, r.reference, r.amount) for r in requests])
+        return [
+            Capture(id=answer, authorization_id=r.authorization_id, amount=r.amount)
+            if isinstance(answer, str)
+            else answer
+            for r, answer in zip(requests, answers, strict=True)
+        ]
+
+    def void_many(self, requests: Sequence[VoidRequest]) -> list[Void | Declined | GatewayUnavailable]:
+        """Each void answered exactly as `void` answers it, all of them in one database transaction."""
+        answers = self._batch("void", [(r.authorization_id, r.reference, None) for r in requests])
+        return [
+            Void(authorization_id=r.authorization_id) if isinstance(answer, str) else answer
+            for r, answer in zip(requests, answers, strict=True)
+        ]
+
+    def _batch(
+        self, kind: str, requests: Sequence[tuple[str, str, Money | None]]
+    ) -> list[str | Declined | GatewayUnavailable]:
+        """Captures (amount given) or voids (None) of a batch: for each, the operation id, or the error `capture` or
+        `void` would raise for it. A set of statements, not a round trip per request."""
+        answers: list[str | Declined | GatewayUnavailable] = []
+        try:
+            with transaction.atomic():
+                numbers = [self._charge_number(authorization_id) for authorization_id, _, _ in requests]
+                charges = {
+                    row[0]: _Charge(*row)
+                    for row in SandboxCharge.objects.select_for_update()
+                    .filter(pk__in={n for n in numbers if n is not None})
+                    .order_by("pk")
+                    .values_list("pk", "payment_method", "status", "amount", "currency", "captured_amount")
+                }
+                done = {
+                    reference: (pk, done_kind, amount, currency)
+                    for pk, reference, done_kind, amount, currency in SandboxOperation.objects.filter(
+                        reference__in=[reference for _, reference, _ in requests]
+                    ).values_list("pk", "reference", "kind", "amount", "currency")
+                }
+                new: dict[str, tuple[_Charge, Money]] = {}  # by reference: a reference repeated in the batch is one
+                for number, (authorization_id, reference, asked) in zip(numbers, requests, strict=True):
+                    charge = charges.get(number) if number is not None else None
+                    if charge is None:
+                        answers.append(Declined("unknown_authorization",
+                                                f"The sandbox knows no authorization {authorization_id!r}."))  # fmt: skip
+                        continue
+                    amount = asked if asked is not None else Money.zero(charge.currency)
+                    earlier = done.get(reference)
+                    if earlier is None and reference in new:
+                        earlier = (0, kind, new[reference][1].amount, new[reference][1].currency)
+                    if earlier is not None:
+                        if earlier[1:] != (kind, amount.amount, amount.currency):
+                            answers.append(
+                                Declined("reference_reused", "This reference was used for a different operation.")
+                            )
+                        else:
+                            answers.append(reference)  # its id, once the new ones are recorded
+                        continue
+                    refusal = (
+                        _capture_refusal(charge.payment_method, charge.status, charge.amount, charge.currency, amount)
+                        if kind == "capture"
+                        else _void_refusal(charge.status)
+                    )
+                    if refusal is not None:
+                        answers.append(refusal)
+                        continue
+                    charge.status = "captured" if kind == "capture" else "voided"
+                    charge.captured_amount = amount.amount if kind == "capture" else 0
+                    new[reference] = (charge, amount)
+                    answers.append(reference)
+                recorded = self._record_many(kind, new)
+        except IntegrityError:  # a reference recorded at the same moment by another process
+            return [GatewayUnavailable("The sandbox is busy with this batch; retry.") for _ in requests]
+        ids = {reference: f"sandbox-{kind}-{pk}" for reference, (pk, *_) in done.items()} | recorded
+        return [ids[answer] if isinstance(answer, str) else answer for answer in answers]
+
+    @staticmethod
+    def _charge_number(authorization_id: str) -> int | None:
+        number = authorization_id.removeprefix(_AUTH_PREFIX)
+        if not authorization_id.startswith(_AUTH_PREFIX) or not number.isdigit():
+            return None
+        return int(number)
+
+    @staticmethod
+    def _record_many(kind: str, new: dict[str, tuple[_Charge, Money]]) -> dict[str, str]:
+        """Write the batch's changed charges and its new operations; their ids by reference."""
+        if not new:
+            return {}
+        charges = [charge for charge, _ in new.values()]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {SandboxCharge._meta.db_table} c SET status = v.status, captured_amount = v.captured_amount
+                FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, status, captured_amount)
+                WHERE c.id = v.id
+                """,  # noqa: S608 - constant SQL
+                [[c.pk for c in charges], [c.status for c in charges], [c.captured_amount for c in charges]],
+            )
+            cursor.execute(
+                f"""
+                INSERT INTO {SandboxOperation._meta.db_table}
+                    (kind, reference, charge_id, amount, currency, destination, created_at)
+                SELECT %s, reference, charge_id, amount, currency, '', %s
+                FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[])
+                    WITH ORDINALITY AS o(reference, charge_id, amount, currency, position)
+                ORDER BY position
+                RETURNING reference, id
+                """,  # noqa: S608 - constant SQL
+                [kind, timezone.now(), list(new), [c.pk for c in charges], [m.amount for _, m in new.values()],
+                 [m.currency for _, m in new.values()]],
+            )  # fmt: skip
+            return {reference: f"sandbox-{kind}-{pk}" for reference, pk in cursor.fetchall()}
 
     # --- payouts and webhooks --------------------------------------------------------------------------------
 
