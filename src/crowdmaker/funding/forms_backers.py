@@ -188,7 +188,7 @@ class SurveyAnswerForm(FundingForm):
     country = forms.ChoiceField(label="Country", choices=[("", "Choose…"), *COUNTRIES],
                                 widget=forms.Select(attrs={"autocomplete": "country"}))  # fmt: skip
     phone = forms.CharField(label="Phone", required=False, max_length=40, help_text="Optional, for the carrier.",
-                            widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}))  # fmt: skip
+                            widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}))  # fmt: skip
 
     def __init__(self, *args: Any, questions: list[SurveyQuestion], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -186,7 +186,8 @@ def survey_setup(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _editor_campaign(request, slug)
     survey = surveys.survey_of(campaign=campaign)
     tiers = _tiers(campaign)
-    form = SurveyOpenForm(request.POST or None, tiers=tiers, prefix="survey")
+    initial = {"address_lock_at": survey.address_lock_at} if survey is not None else None
+    form = SurveyOpenForm(request.POST or None, initial=initial, tiers=tiers, prefix="survey")
     status = 200
     if request.method == "POST":
         status = 400

@@ -329,3 +329,24 @@ def test_a_backer_answers_on_the_survey_page_and_sees_it_on_the_campaign(world: 
 
     assert client_of(world.ana).get(url).status_code == 404  # someone else's pledge
     assert client_of(world.cai).get(f"/pledges/{world.pledges['cai'].pk}/survey/").status_code == 404  # no reward
+
+
+def test_the_editors_move_the_lock_date(world: World, on_commit: Any) -> None:
+    survey = open_survey(world, on_commit)
+    later = survey.address_lock_at + 7 * DAY
+    with pytest.raises(Forbidden):
+        surveys.survey_lock_move(actor=world.ben, campaign=world.campaign, address_lock_at=later)
+    with pytest.raises(Invalid) as too_soon:
+        surveys.survey_lock_move(actor=world.maker, campaign=world.campaign, address_lock_at=timezone.now())
+    assert too_soon.value.field == "address_lock_at"
+    survey.refresh_from_db()
+    assert survey.address_lock_at == later - 7 * DAY
+
+    maker = client_of(world.maker)
+    url = f"/campaigns/{world.campaign.slug}/survey/"
+    shown = (survey.address_lock_at).strftime("%Y-%m-%dT%H:%M")
+    assert f'value="{shown}"' in maker.get(url).content.decode()  # the current date, to change
+    moved = maker.post(url, {"survey-address_lock_at": later.strftime("%Y-%m-%dT%H:%M")}, follow=True)
+    assert "The lock date is moved." in moved.content.decode()
+    survey.refresh_from_db()
+    assert survey.address_lock_at == later.replace(second=0, microsecond=0)

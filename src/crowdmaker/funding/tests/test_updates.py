@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -391,3 +393,24 @@ def test_a_backers_only_update_page_tells_others_it_is_for_backers(world: World)
     assert "Inside" not in anonymous.content.decode()
     assert "for the campaign's backers only" in anonymous.content.decode()
     assert Client().get(f"/campaigns/{world.campaign.slug}/updates/2/").status_code == 404
+
+
+def test_the_campaign_page_costs_the_same_queries_for_more_updates_and_comments(world: World) -> None:
+    def post(n: int) -> None:
+        updates.update_post(actor=world.maker, campaign=world.campaign, title=f"News {n}", body="Text.",
+                            audience="backers" if n % 2 else "public", tiers=[world.lamp] if n % 3 else [])  # fmt: skip
+        comment = updates.comment_post(actor=world.ben, campaign=world.campaign, body=f"Question {n}")
+        updates.comment_post(actor=world.maker, campaign=world.campaign, body=f"Answer {n}", parent_id=comment.pk)
+
+    client = client_of(world.ben)
+    url = f"/campaigns/{world.campaign.slug}/"
+    post(1)
+    client.get(url)  # warm caches that are not per request
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for n in range(2, 8):
+        post(n)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url)
+    assert "Question 7" in page.content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries)
