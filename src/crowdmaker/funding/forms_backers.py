@@ -234,3 +234,10 @@ class FulfilmentForm(FundingForm):
     status = forms.ChoiceField(label="Status", choices=FulfilmentStatus.choices)
     carrier = forms.CharField(label="Carrier", required=False, max_length=80)
     tracking = forms.CharField(label="Tracking number", required=False, max_length=100)
+
+    def __init__(self, *args: Any, pledge_id: int, **kwargs: Any) -> None:
+        kwargs["prefix"] = f"p{pledge_id}"
+        super().__init__(*args, **kwargs)
+        # One form per row: each label names its pledge, so a screen reader's list of fields says whose it is.
+        for field in self.fields.values():
+            field.label = f"{field.label} (#{pledge_id})"

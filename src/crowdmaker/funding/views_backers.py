@@ -283,7 +283,7 @@ def _render_backers(request: HttpRequest, campaign: Campaign, *, message_form: M
             initial = {"status": fulfilment.fulfilment_status(pledge)}
             if current is not None:
                 initial.update(carrier=current.carrier, tracking=current.tracking)
-            form = FulfilmentForm(initial=initial, prefix=f"p{pledge.pk}")
+            form = FulfilmentForm(initial=initial, pledge_id=pledge.pk)
         rows.append((pledge, form))
     survey = surveys.survey_of(campaign=campaign)
     filters = list(FILTERS.items())
@@ -320,7 +320,7 @@ def _back_to_backers(request: HttpRequest, campaign: Campaign, anchor: str = "")
 @require_POST
 def fulfilment_update(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
     campaign = _editor_campaign(request, slug)
-    form = FulfilmentForm(request.POST, prefix=f"p{pledge_id}")
+    form = FulfilmentForm(request.POST, pledge_id=pledge_id)
     if not form.is_valid():
         return _render_backers(request, campaign, row_form=(pledge_id, form), status=400)
     data = form.cleaned_data
