@@ -240,9 +240,7 @@ def survey_answer(
         survey = Survey.objects.filter(campaign_id=pledge.campaign_id).first()
         if survey is None:
             raise NotFound("The makers have not sent their survey yet.", code="no_survey")
-        if now >= survey.address_lock_at:
-            raise Conflict("The addresses are locked: the rewards are being packed. Write to the makers to change "
-                           "yours.", code="survey_locked")  # fmt: skip
+        survey_require_open(survey, now)
         fields = _clean_address(address)
         questions = list(SurveyQuestion.objects.filter(survey=survey, tier_id=pledge.tier_id))
         fields["answers"] = _clean_answers(questions, answers)  # type: ignore[assignment]
@@ -264,6 +262,13 @@ def survey_of(*, campaign: Campaign) -> Survey | None:
 
 def survey_is_open(survey: Survey, now: datetime | None = None) -> bool:
     return (now or timezone.now()) < survey.address_lock_at
+
+
+def survey_require_open(survey: Survey, now: datetime | None = None) -> None:
+    """Raise Conflict (`survey_locked`) once the addresses are locked."""
+    if not survey_is_open(survey, now):
+        raise Conflict("The addresses are locked: the rewards are being packed. Write to the makers to change "
+                       "yours.", code="survey_locked")  # fmt: skip
 
 
 def survey_questions(*, survey: Survey, tier_id: int | None = None) -> list[SurveyQuestion]:

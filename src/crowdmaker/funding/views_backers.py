@@ -233,21 +233,26 @@ def survey_answer(request: HttpRequest, pledge_id: int) -> HttpResponse:
         raise Http404(exc.message) from exc
     data = request.POST if request.method == "POST" else None
     form = SurveyAnswerForm(data, initial=survey_initial(page.response), questions=page.questions)
-    status = 200
+    status, refusal = 200, ""
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
+        try:
+            surveys.survey_require_open(page.survey)  # before the fields: a locked survey takes no answer at all
+            if not form.is_valid():
+                status = 400
+            else:
                 surveys.survey_answer(backer=_me(request), pledge_id=pledge_id, address=form.address(),
                                       answers=form.answers())  # fmt: skip
-            except DomainError as exc:
-                form.add_domain_error(exc)
-                status = exc.status
-            else:
                 messages.success(request, "Thank you: your answer is saved. You can change it until "
                                           f"{page.survey.address_lock_at:%d %B %Y, %H:%M} UTC.")  # fmt: skip
                 return redirect("funding:survey_answer", pledge_id=pledge_id)
-    context = {"page": page, "pledge": page.pledge, "campaign": page.pledge.campaign, "form": form}
+        except DomainError as exc:
+            if exc.code == "survey_locked":
+                refusal = exc.message
+            else:
+                form.add_domain_error(exc)
+            status = exc.status
+    context = {"page": page, "pledge": page.pledge, "campaign": page.pledge.campaign, "form": form,
+               "refusal": refusal}  # fmt: skip
     return render(request, "funding/survey_answer.html", context, status=status)
 
 

@@ -350,3 +350,15 @@ def test_the_editors_move_the_lock_date(world: World, on_commit: Any) -> None:
     assert "The lock date is moved." in moved.content.decode()
     survey.refresh_from_db()
     assert survey.address_lock_at == later.replace(second=0, microsecond=0)
+
+
+def test_an_answer_sent_after_the_lock_date_is_refused_on_the_page(world: World, on_commit: Any) -> None:
+    survey = open_survey(world, on_commit)
+    Survey.objects.filter(pk=survey.pk).update(opened_at=timezone.now() - 30 * DAY,
+                                               address_lock_at=timezone.now() - DAY)  # fmt: skip
+    response = client_of(world.ben).post(f"/pledges/{world.pledges['ben'].pk}/survey/", {
+        "ship_to": "Ben", "address_line1": "2 Elm Road", "city": "Bristol", "country": "GB",
+    })  # fmt: skip
+    assert response.status_code == 409
+    assert "The addresses are locked" in response.content.decode()
+    assert SurveyResponse.objects.filter(answered_at__isnull=False).count() == 0
