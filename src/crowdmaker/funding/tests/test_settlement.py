@@ -7,7 +7,7 @@ step and `ledger verify` passes after every scenario."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from crowdmaker.core.errors import Conflict, NotFound
 from crowdmaker.funding import pledges, settlement
 from crowdmaker.funding.models import Campaign, CampaignStatus, FundingModel, Pledge, PledgeStatus, Tier, TierSlot
 from crowdmaker.ledger import verify
-from crowdmaker.ledger.gateways import Declined, GatewayUnavailable, sandbox
+from crowdmaker.ledger.gateways import CaptureRequest, Declined, GatewayUnavailable, VoidRequest, sandbox
 from crowdmaker.ledger.models import (
     Account,
     Leg,
@@ -408,9 +408,22 @@ class Steps:
 
 
 class StoppableSandbox(sandbox.SandboxGateway):
-    """The sandbox, with the worker dying right after the gateway answered (before the ledger heard of it)."""
+    """The sandbox, with the worker dying right after the gateway answered (before the ledger heard of it), and, for
+    a batch, also just before it is asked (after the ledger recorded the batch's pending operations)."""
 
     steps: Steps
+
+    def capture_many(self, requests: Sequence[CaptureRequest]) -> Any:
+        self.steps.reached("captures-pending")
+        answers = super().capture_many(requests)
+        self.steps.reached("gateway-answered")
+        return answers
+
+    def void_many(self, requests: Sequence[VoidRequest]) -> Any:
+        self.steps.reached("voids-pending")
+        answers = super().void_many(requests)
+        self.steps.reached("gateway-voided-batch")
+        return answers
 
     def capture(self, authorization_id: str, amount: Money, *, reference: str) -> Any:
         try:
@@ -430,10 +443,11 @@ class StoppableSandbox(sandbox.SandboxGateway):
 def run_scenario(
     make_campaign: Callable[..., Campaign], user: User, backers: list[User], team: Team,
     monkeypatch: pytest.MonkeyPatch, settle: Any, *, slug: str, goal: int, kill_at: int | None,
+    one_by_one: bool = False,
 ) -> tuple[list[str], tuple[Any, ...]]:  # fmt: skip
     """A campaign with four pledges (one on a card whose captures fail) settled on the retry schedule in batches
-    of two; killed at step `kill_at` and run again at the same moment. Returns the steps passed and the end state,
-    in terms that do not depend on ids or on when the campaign was made."""
+    of two (or one by one); killed at step `kill_at` and run again at the same moment. Returns the steps passed
+    and the end state, in terms that do not depend on ids or on when the campaign was made."""
     campaign = make_campaign(slug, goal=goal, shares=[("person", str(user.pk), 60), ("team", str(team.pk), 40)])
     early, lamp = campaign.tier, campaign.open_tier  # type: ignore[attr-defined]
     made = [
@@ -451,9 +465,9 @@ def run_scenario(
     t0 = after_deadline(campaign)
     for when in (t0, t0 + HOUR, t0 + 7 * HOUR, t0 + 31 * HOUR, t0 + settlement.CAPTURE_GRACE):
         try:
-            settle(campaign, when, gateway=gateway, batch_size=2)
+            settle(campaign, when, gateway=gateway, batch_size=2, one_by_one=one_by_one)
         except Killed:
-            settle(campaign, when, gateway=gateway, batch_size=2)  # the worker is restarted
+            settle(campaign, when, gateway=gateway, batch_size=2, one_by_one=one_by_one)  # the worker is restarted
     monkeypatch.undo()
     assert_books(campaign)
     return steps.seen, end_state(campaign, made, user, team)
@@ -496,32 +510,65 @@ def end_state(campaign: Campaign, made: list[Pledge], user: User, team: Team) ->
     )  # fmt: skip
 
 
+# The steps of the scenario: the run at the deadline (two batches), the retries of the failing pledge at + 1 h, 7 h
+# and 31 h, and the last attempt at the end of the grace period, when it is dropped.
+STEPS = {
+    ("succeeded", "batches"): [
+        "decided", "captures-pending", "gateway-answered", "batch-captured", "declined", "recorded",
+        "captures-pending", "gateway-answered", "batch-captured", "recorded",  # t0: 3 of 4 captured
+        *["captures-pending", "gateway-answered", "batch-captured", "declined", "recorded"] * 3,  # + 1 h, 7 h, 31 h
+        "captures-pending", "gateway-answered", "batch-captured", "declined", "gateway-voided", "voided", "dropped",
+        "recorded", "settled",  # 3 days
+    ],
+    ("succeeded", "one by one"): [
+        "decided", "gateway-captured", "captured", "gateway-declined", "capture-declined", "declined", "recorded",
+        "gateway-captured", "captured", "gateway-captured", "captured", "recorded",  # t0: 3 of 4 captured
+        "gateway-declined", "capture-declined", "declined", "recorded",  # + 1 h
+        "gateway-declined", "capture-declined", "declined", "recorded",  # + 7 h
+        "gateway-declined", "capture-declined", "declined", "recorded",  # + 31 h
+        "gateway-declined", "capture-declined", "declined", "gateway-voided", "voided", "dropped", "recorded", "settled",  # 3 days
+    ],
+    ("failed", "batches"): [
+        "decided", "voids-pending", "gateway-voided-batch", "batch-voided", "recorded",
+        "voids-pending", "gateway-voided-batch", "batch-voided", "recorded", "settled",
+    ],
+    ("failed", "one by one"): [
+        "decided", "gateway-voided", "voided", "gateway-voided", "voided", "recorded",
+        "gateway-voided", "voided", "gateway-voided", "voided", "recorded", "settled",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["batches", "one by one"])
 @pytest.mark.parametrize(("goal", "expected"), [(10_000, "succeeded"), (100_000, "failed")])
 def test_a_run_killed_at_any_step_and_run_again_ends_exactly_as_an_uninterrupted_run(
     make_campaign: Callable[..., Campaign], user: User, backers: list[User], team: Team,
-    monkeypatch: pytest.MonkeyPatch, settle: Any, goal: int, expected: str,
+    monkeypatch: pytest.MonkeyPatch, settle: Any, goal: int, expected: str, path: str,
 ) -> None:  # fmt: skip
+    one_by_one = path == "one by one"
     steps, reference = run_scenario(make_campaign, user, backers, team, monkeypatch, settle, slug="whole", goal=goal,
-                                    kill_at=None)  # fmt: skip
+                                    kill_at=None, one_by_one=one_by_one)  # fmt: skip
     assert reference[0] == expected
-    if expected == "succeeded":
-        assert steps == [
-            "decided", "gateway-captured", "captured", "gateway-declined", "capture-declined", "declined", "recorded",
-            "gateway-captured", "captured", "gateway-captured", "captured", "recorded",  # t0: 3 of 4 captured
-            "gateway-declined", "capture-declined", "declined", "recorded",  # + 1 h
-            "gateway-declined", "capture-declined", "declined", "recorded",  # + 7 h
-            "gateway-declined", "capture-declined", "declined", "recorded",  # + 31 h
-            "gateway-declined", "capture-declined", "declined", "gateway-voided", "voided", "dropped", "recorded", "settled",  # 3 days
-        ]  # fmt: skip
-    else:
-        assert steps == [
-            "decided", "gateway-voided", "voided", "gateway-voided", "voided", "recorded",
-            "gateway-voided", "voided", "gateway-voided", "voided", "recorded", "settled",
-        ]  # fmt: skip
+    assert steps == STEPS[expected, path]
 
     for kill_at in range(1, len(steps) + 1):
         seen, state = run_scenario(make_campaign, user, backers, team, monkeypatch, settle,
-                                   slug=f"killed-at-{kill_at}", goal=goal, kill_at=kill_at)  # fmt: skip
+                                   slug=f"killed-at-{kill_at}", goal=goal, kill_at=kill_at,
+                                   one_by_one=one_by_one)  # fmt: skip
         assert seen[kill_at - 1] == steps[kill_at - 1]
         assert state == reference, f"killed after step {kill_at} ({steps[kill_at - 1]})"
+    assert_verified()
+
+
+@pytest.mark.parametrize("goal", [10_000, 100_000])
+def test_settling_in_batches_ends_exactly_as_settling_one_by_one(
+    make_campaign: Callable[..., Campaign], user: User, backers: list[User], team: Team,
+    monkeypatch: pytest.MonkeyPatch, settle: Any, goal: int,
+) -> None:  # fmt: skip
+    _, batches = run_scenario(make_campaign, user, backers, team, monkeypatch, settle, slug="batches", goal=goal,
+                              kill_at=None)  # fmt: skip
+    _, one_by_one = run_scenario(make_campaign, user, backers, team, monkeypatch, settle, slug="one-by-one",
+                                 goal=goal, kill_at=None, one_by_one=True)  # fmt: skip
+
+    assert batches == one_by_one
     assert_verified()
