@@ -25,6 +25,7 @@ from crowdmaker.funding.models import (
     CampaignStatus,
     Pledge,
     PledgeStatus,
+    SurveyResponse,
     Tier,
     TierItem,
     TierSlot,
@@ -363,3 +364,8 @@ def pledge_fee_quoted(pledge: Pledge) -> int:
     currency = pledge.campaign.currency
     unit_cost = Money(pledge.unit_cost, currency) if pledge.tier_id is not None else None
     return payments.quote_fee(Money(pledge.amount, currency), unit_cost).amount
+
+
+def survey_response_of(*, pledge: Pledge) -> SurveyResponse | None:
+    """The pledge's survey row (there is one once the survey of its succeeded campaign is open), if any."""
+    return SurveyResponse.objects.filter(pledge=pledge).first()

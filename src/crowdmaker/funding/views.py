@@ -402,6 +402,7 @@ def _pledge_context(pledge: Pledge) -> dict[str, Any]:
         "extra": Money(pledge.extra_amount, currency),
         "addons": [(item, Money(item.price * item.quantity, currency)) for item in pledge.addons.all()],
         "replaced_by": selectors.pledge_replacement(pledge=pledge),
+        "survey_response": selectors.survey_response_of(pledge=pledge),
         "can_change": selectors.pledge_can_change(pledge=pledge),
         "flexible": pledge.campaign.funding_model == FundingModel.FLEXIBLE,
     }

@@ -362,3 +362,12 @@ def test_an_answer_sent_after_the_lock_date_is_refused_on_the_page(world: World,
     assert response.status_code == 409
     assert "The addresses are locked" in response.content.decode()
     assert SurveyResponse.objects.filter(answered_at__isnull=False).count() == 0
+
+
+def test_the_pledge_page_leads_to_the_survey(world: World, on_commit: Any) -> None:
+    pledge_page = f"/pledges/{world.pledges['ana'].pk}/"
+    assert "Answer the survey" not in client_of(world.ana).get(pledge_page).content.decode()  # not open yet
+    open_survey(world, on_commit)
+    page = client_of(world.ana).get(pledge_page).content.decode()
+    assert f'href="/pledges/{world.pledges["ana"].pk}/survey/"' in page
+    assert "Answer the survey: where to ship your reward" in page
