@@ -40,4 +40,5 @@ def register() -> None:
         describe=campaign_describe,
         can_see_detail=campaign_can_see_detail,
         describe_many=campaign_describe_many,
+        retries_declined_captures=True,  # settlement retries a declined capture on a schedule (settlement.py)
     )

@@ -28,6 +28,9 @@ class OwnerKindResolver:
     can_see_detail: Callable[[str, Any], bool]  # (owner id, user) -> may this user see full detail?
     # Optional: describe many owners of this kind in one query (ids missing from the answer do not exist).
     describe_many: Callable[[Sequence[str]], dict[str, OwnerInfo]] | None = None
+    # Whether a declined capture of a payment to this kind keeps its authorization for a later attempt (the
+    # owner's workflow retries, as campaign settlement does) instead of voiding it; resumed captures follow it.
+    retries_declined_captures: bool = False
 
 
 _resolvers: dict[str, OwnerKindResolver] = {}
@@ -39,10 +42,17 @@ def register_owner_kind(
     describe: Callable[[str], OwnerInfo | None],
     can_see_detail: Callable[[str, Any], bool],
     describe_many: Callable[[Sequence[str]], dict[str, OwnerInfo]] | None = None,
+    retries_declined_captures: bool = False,
 ) -> None:
     _resolvers[kind] = OwnerKindResolver(
-        kind=kind, describe=describe, can_see_detail=can_see_detail, describe_many=describe_many
-    )
+        kind=kind, describe=describe, can_see_detail=can_see_detail, describe_many=describe_many,
+        retries_declined_captures=retries_declined_captures,
+    )  # fmt: skip
+
+
+def retries_declined_captures(kind: str) -> bool:
+    resolver = _resolvers.get(kind)
+    return resolver is not None and resolver.retries_declined_captures
 
 
 def _platform(owner_id: str) -> OwnerInfo | None:

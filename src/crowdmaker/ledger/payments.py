@@ -997,7 +997,10 @@ def _resume_operation(operation: PaymentOperation, gateway: PaymentGateway | Non
             gateway=gateway,
         )
     elif operation.kind == PaymentOperationKind.CAPTURE:
-        payment_capture(payment=payment, gateway=gateway)
+        # A capture started by a workflow that retries declines (campaign settlement) is resumed the same way:
+        # voiding here would cut its retries and grace period short.
+        keep = owners.retries_declined_captures(payment.payee_kind)
+        payment_capture(payment=payment, gateway=gateway, void_on_decline=not keep)
     elif operation.kind == PaymentOperationKind.VOID:
         payment_void(payment=payment, gateway=gateway)
     else:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.funding import pledges
@@ -390,3 +391,29 @@ def test_a_teams_editors_may_not_back_its_campaign(
         pledges.pledge_create(backer=maintainer, campaign=campaign, extra=1_000, payment_method=sandbox.CARD_OK)
     assert Pledge.objects.count() == 0
     assert pledges.pledge_create(backer=member, campaign=campaign, extra=1_000, payment_method=sandbox.CARD_OK).pk
+
+
+def test_a_resumed_settlement_capture_keeps_the_authorization_for_its_retries(
+    campaign: Campaign, other_user: User
+) -> None:
+    """The ledger's stale-step job must not void what settlement would retry (a reviewer's finding)."""
+    from datetime import timedelta
+
+    from crowdmaker.ledger import payments as ledger_payments
+    from crowdmaker.ledger.models import PaymentOperation
+
+    class CaptureDown(sandbox.SandboxGateway):
+        def capture(self, authorization_id: str, amount: Money, reference: str) -> Any:
+            raise GatewayUnavailable("down")
+
+    pledge = pledges.pledge_create(backer=other_user, campaign=campaign, extra=5_000,
+                                   payment_method=sandbox.CARD_CAPTURE_FAILS)  # fmt: skip
+    assert pledge.payment is not None
+    with pytest.raises(GatewayDown):
+        ledger_payments.payment_capture(payment=pledge.payment, gateway=CaptureDown(), void_on_decline=False)
+    PaymentOperation.objects.filter(payment=pledge.payment, status="pending").update(
+        created_at=timezone.now() - ledger_payments.STALE_AFTER - timedelta(minutes=1)
+    )
+    assert ledger_payments.payments_resume_stale()["declined"] == 1
+    pledge.payment.refresh_from_db()
+    assert pledge.payment.status == PaymentStatus.AUTHORIZED  # kept for settlement's next attempt
