@@ -224,8 +224,12 @@ def _decide(campaign_id: int, now: datetime) -> Campaign:
             raise Conflict(f"A {campaign.status} campaign is not settled.", code="campaign_not_settleable")
         if now < campaign.deadline + IN_FLIGHT_GRACE:
             raise Conflict("The campaign's deadline has not passed yet.", code="campaign_not_due")
+        # Counted only where the money really is held or taken: the pledge's status and its payment's both say
+        # so (a payment voided behind the pledge's back must not make a campaign succeed).
         raised = Pledge.objects.filter(
-            campaign=campaign, status__in=[PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED]
+            campaign=campaign,
+            status__in=[PledgeStatus.AUTHORIZED, PledgeStatus.CAPTURED],
+            payment__status__in=[PaymentStatus.AUTHORIZED, *CAPTURED_STATUSES],
         ).aggregate(total=Coalesce(Sum("amount"), 0))["total"]
         succeeded = campaign.funding_model == FundingModel.FLEXIBLE or raised >= campaign.goal
         campaign.status = CampaignStatus.SUCCEEDED if succeeded else CampaignStatus.FAILED

@@ -417,3 +417,24 @@ def test_a_resumed_settlement_capture_keeps_the_authorization_for_its_retries(
     assert ledger_payments.payments_resume_stale()["declined"] == 1
     pledge.payment.refresh_from_db()
     assert pledge.payment.status == PaymentStatus.AUTHORIZED  # kept for settlement's next attempt
+
+
+def test_a_payment_voided_behind_its_pledge_does_not_count_towards_the_goal(
+    make_campaign: Callable[..., Campaign], make_user: Callable[..., User]
+) -> None:
+    from datetime import timedelta
+
+    from crowdmaker.funding import settlement
+    from crowdmaker.ledger import payments as ledger_payments
+
+    campaign = make_campaign("hollow-run", goal=100_000)
+    big = pledges.pledge_create(
+        backer=make_user("big"), campaign=campaign, extra=96_000, payment_method=sandbox.CARD_OK
+    )
+    pledges.pledge_create(backer=make_user("small"), campaign=campaign, extra=4_000, payment_method=sandbox.CARD_OK)
+    assert big.payment is not None
+    ledger_payments.payment_void(payment=big.payment)  # the pledge still says authorized
+    settlement.campaign_settle(campaign_id=campaign.pk, now=campaign.deadline + timedelta(minutes=5))
+    campaign.refresh_from_db()
+    assert campaign.status == "failed"  # 4,000 held of 100,000: nobody is charged
+    assert not Payment.objects.filter(status=PaymentStatus.CAPTURED).exists()
