@@ -28,12 +28,12 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
-from django.db.models import Count
+from django.db import transaction
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, DomainError, Invalid
 from crowdmaker.ledger import owners
+from crowdmaker.ledger.columns import columns_execute
 from crowdmaker.ledger.gateways import (
     Capture,
     CaptureRequest,
@@ -502,8 +502,8 @@ class _Step:
     payee_id: str
 
 
-_BATCH_FIELDS = ("pk", "status", "gateway", "reference", "authorization_id", "amount", "currency", "fee_quoted",
-                 "payer_id", "payee_kind", "payee_id")  # fmt: skip
+_BATCH_COLUMNS = ("id", "status", "gateway", "reference", "authorization_id", "amount", "currency", "fee_quoted",
+                  "payer_id", "payee_kind", "payee_id")  # fmt: skip
 
 
 def _begin_many(
@@ -513,22 +513,28 @@ def _begin_many(
     one ready for it, or take the pending one to resume; the others go to `outcome` (done or refused)."""
     finished = CAPTURED_STATUSES if kind == PaymentOperationKind.CAPTURE else [PaymentStatus.VOIDED]
     with transaction.atomic():
-        rows = list(
-            Payment.objects.select_for_update().filter(pk__in=payment_ids).order_by("pk").values_list(*_BATCH_FIELDS)
+        rows = columns_execute(
+            f"SELECT {', '.join(_BATCH_COLUMNS)} FROM ledger_payment "  # noqa: S608 - constant SQL
+            "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            [list(payment_ids)],
         )
         pending = {
             payment_id: (pk, op_kind, reference, amount)
-            for payment_id, pk, op_kind, reference, amount in PaymentOperation.objects.filter(
-                payment_id__in=payment_ids, status=OperationStatus.PENDING
-            ).values_list("payment_id", "pk", "kind", "reference", "amount")
+            for payment_id, pk, op_kind, reference, amount in columns_execute(
+                "SELECT payment_id, id, kind, reference, amount FROM ledger_paymentoperation "
+                "WHERE payment_id = ANY(%s::bigint[]) AND status = %s",
+                [list(payment_ids), OperationStatus.PENDING],
+            )
         }
         declined: dict[int, int] = {}
         if kind == PaymentOperationKind.CAPTURE:
             declined = dict(
-                PaymentOperation.objects.filter(payment_id__in=payment_ids, kind=kind, status=OperationStatus.FAILED)
-                .values("payment_id")
-                .annotate(n=Count("pk"))
-                .values_list("payment_id", "n")
+                columns_execute(
+                    "SELECT payment_id, count(*) FROM ledger_paymentoperation "
+                    "WHERE payment_id = ANY(%s::bigint[]) AND kind = %s AND status = %s "
+                    "GROUP BY payment_id",
+                    [list(payment_ids), kind, OperationStatus.FAILED],
+                )
             )
         found = {row[0] for row in rows}
         outcome.refused.update({pk: "payment_not_found" for pk in payment_ids if pk not in found})
@@ -555,19 +561,19 @@ def _begin_many(
                 else:
                     outcome.refused[pk] = "payment_busy"
         if new:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"""
-                    INSERT INTO {PaymentOperation._meta.db_table}
+            operation_ids = dict(
+                columns_execute(
+                    """
+                    INSERT INTO ledger_paymentoperation
                         (payment_id, kind, amount, reference, status, gateway_id, failure_code, created_at)
                     SELECT payment_id, %s, amount, reference, %s, '', '', %s
                     FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS o(payment_id, amount, reference)
                     RETURNING payment_id, id
-                    """,  # noqa: S608 - constant SQL
+                    """,
                     [kind, OperationStatus.PENDING, timezone.now(), [row[0] for row, _, _ in new],
                      [amount for _, _, amount in new], [wanted for _, wanted, _ in new]],
-                )  # fmt: skip
-                operation_ids = dict(cursor.fetchall())
+                )
+            )  # fmt: skip
             steps += [_Step(row[0], operation_ids[row[0]], wanted, amount, *row[3:]) for row, wanted, amount in new]
     return steps
 
@@ -602,47 +608,48 @@ def _update_operations(rows: Sequence[tuple[int, str, str, str]]) -> None:
     """Finish operations: (id, status, gateway id, failure code)."""
     if not rows:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {PaymentOperation._meta.db_table} o
-            SET status = v.status, gateway_id = v.gateway_id, failure_code = v.failure_code, finished_at = %s
-            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, status, gateway_id, failure_code)
-            WHERE o.id = v.id
-            """,  # noqa: S608 - constant SQL
-            [timezone.now(), *map(list, zip(*rows, strict=True))],
-        )
+    columns_execute(
+        """
+        UPDATE ledger_paymentoperation o
+        SET status = v.status, gateway_id = v.gateway_id, failure_code = v.failure_code, finished_at = %s
+        FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, status, gateway_id, failure_code)
+        WHERE o.id = v.id
+        """,
+        [timezone.now(), *map(list, zip(*rows, strict=True))],
+    )
 
 
 def _record_statuses(rows: Sequence[tuple[int, str, str, str]]) -> None:
     """Record the outcome of steps on their payments: (id, status, failure code, failure message)."""
     if not rows:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {Payment._meta.db_table} p
-            SET status = v.status, failure_code = v.failure_code, failure_message = v.failure_message, updated_at = %s
-            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])
-                AS v(id, status, failure_code, failure_message)
-            WHERE p.id = v.id
-            """,  # noqa: S608 - constant SQL
-            [timezone.now(), *map(list, zip(*rows, strict=True))],
-        )
+    columns_execute(
+        """
+        UPDATE ledger_payment p
+        SET status = v.status, failure_code = v.failure_code, failure_message = v.failure_message, updated_at = %s
+        FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])
+            AS v(id, status, failure_code, failure_message)
+        WHERE p.id = v.id
+        """,
+        [timezone.now(), *map(list, zip(*rows, strict=True))],
+    )
 
 
 def _locked_states(steps: Sequence[_Step]) -> tuple[dict[int, str], set[int]]:
     """Inside step 3's transaction: the payments' statuses (locked in id order) and which operations are pending."""
-    statuses = dict(
-        Payment.objects.select_for_update()
-        .filter(pk__in=[step.payment_id for step in steps])
-        .order_by("pk")
-        .values_list("pk", "status")
+    statuses: dict[int, str] = dict(
+        columns_execute(
+            "SELECT id, status FROM ledger_payment WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            [[step.payment_id for step in steps]],
+        )
     )
-    pending = set(
-        PaymentOperation.objects.filter(pk__in=[step.operation_id for step in steps], status=OperationStatus.PENDING)
-        .values_list("pk", flat=True)
-    )  # fmt: skip
+    pending = {
+        row[0]
+        for row in columns_execute(
+            "SELECT id FROM ledger_paymentoperation WHERE id = ANY(%s::bigint[]) AND status = %s",
+            [[step.operation_id for step in steps], OperationStatus.PENDING],
+        )
+    }
     return statuses, pending
 
 
@@ -669,16 +676,15 @@ def _post_captures(captured: Sequence[tuple[_Step, Capture]], gateway: PaymentGa
         )  # fmt: skip
         rows.append((step.payment_id, take.amount, fee.amount, capture.id))
     transactions_post_many(postings=postings)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {Payment._meta.db_table} p
-            SET status = %s, captured_amount = v.taken, fee_amount = v.fee, capture_id = v.capture_id, updated_at = %s
-            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) AS v(id, taken, fee, capture_id)
-            WHERE p.id = v.id
-            """,  # noqa: S608 - constant SQL
-            [PaymentStatus.CAPTURED, timezone.now(), *map(list, zip(*rows, strict=True))],
-        )
+    columns_execute(
+        """
+        UPDATE ledger_payment p
+        SET status = %s, captured_amount = v.taken, fee_amount = v.fee, capture_id = v.capture_id, updated_at = %s
+        FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) AS v(id, taken, fee, capture_id)
+        WHERE p.id = v.id
+        """,
+        [PaymentStatus.CAPTURED, timezone.now(), *map(list, zip(*rows, strict=True))],
+    )
     _update_operations([(step.operation_id, OperationStatus.SUCCEEDED, capture.id, "") for step, capture in captured])
 
 

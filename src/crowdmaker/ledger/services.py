@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Invalid
+from crowdmaker.ledger.columns import columns_execute
 from crowdmaker.ledger.models import Account, Leg, OwnerKind, Transaction
 from crowdmaker.ledger.money import Money, MoneyError, check_currency
 
@@ -221,17 +222,21 @@ _ACCOUNT_FIELDS = ("id", "owner_kind", "owner_id", "purpose", "currency", "allow
 
 
 def _accounts_found(keys: Sequence[AccountKey]) -> dict[tuple[str, str, str, str], Account]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT {", ".join(f"a.{name}" for name in _ACCOUNT_FIELDS)}
-            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(owner_kind, owner_id, purpose, currency)
-            JOIN ledger_account a USING (owner_kind, owner_id, purpose, currency)
-            """,  # noqa: S608 - constant SQL
-            [[k.owner_kind for k in keys], [k.owner_id for k in keys], [k.purpose for k in keys],
-             [k.currency for k in keys]],
-        )  # fmt: skip
-        rows = cursor.fetchall()
+    # One index look-up per key (LATERAL ... LIMIT 1), never a scan of all accounts, whatever the statistics say.
+    rows = columns_execute(
+        f"""
+        SELECT {", ".join(f"a.{name}" for name in _ACCOUNT_FIELDS)}
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(owner_kind, owner_id, purpose, currency)
+        CROSS JOIN LATERAL (
+            SELECT * FROM ledger_account a
+            WHERE a.owner_kind = k.owner_kind AND a.owner_id = k.owner_id AND a.purpose = k.purpose
+                AND a.currency = k.currency
+            LIMIT 1
+        ) a
+        """,  # noqa: S608 - constant SQL
+        [[k.owner_kind for k in keys], [k.owner_id for k in keys], [k.purpose for k in keys],
+         [k.currency for k in keys]],
+    )  # fmt: skip
     accounts = (Account.from_db(connection.alias, _ACCOUNT_FIELDS, row) for row in rows)
     return {(a.owner_kind, a.owner_id, a.purpose, a.currency): a for a in accounts}
 
@@ -254,19 +259,18 @@ def accounts_open_many(*, keys: Iterable[AccountKey]) -> dict[AccountKey, Accoun
     found = _accounts_found(wanted)
     missing = [k for k in wanted if (k.owner_kind, k.owner_id, k.purpose, k.currency) not in found]
     if missing:
-        with connection.cursor() as cursor:
-            # A concurrent call may open one of them first: its account is the one found below.
-            cursor.execute(
-                """
-                INSERT INTO ledger_account (owner_kind, owner_id, purpose, currency, allow_negative, balance, created_at)
-                SELECT owner_kind, owner_id, purpose, currency, allow_negative, 0, %s
-                FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[])
-                    AS k(owner_kind, owner_id, purpose, currency, allow_negative)
-                ON CONFLICT (owner_kind, owner_id, purpose, currency) DO NOTHING
-                """,
-                [timezone.now(), [k.owner_kind for k in missing], [k.owner_id for k in missing],
-                 [k.purpose for k in missing], [k.currency for k in missing], [k.allow_negative for k in missing]],
-            )  # fmt: skip
+        # A concurrent call may open one of them first: its account is the one found below.
+        columns_execute(
+            """
+            INSERT INTO ledger_account (owner_kind, owner_id, purpose, currency, allow_negative, balance, created_at)
+            SELECT owner_kind, owner_id, purpose, currency, allow_negative, 0, %s
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[])
+                AS k(owner_kind, owner_id, purpose, currency, allow_negative)
+            ON CONFLICT (owner_kind, owner_id, purpose, currency) DO NOTHING
+            """,
+            [timezone.now(), [k.owner_kind for k in missing], [k.owner_id for k in missing],
+             [k.purpose for k in missing], [k.currency for k in missing], [k.allow_negative for k in missing]],
+        )  # fmt: skip
         found.update(_accounts_found(missing))
     opened = {}
     for key in wanted:
@@ -299,7 +303,13 @@ def _check_posting(posting: Posting) -> None:
 def _replayed(postings: Sequence[Posting]) -> dict[str, int]:
     """The postings made earlier under these keys (a different posting under one of them is a conflict)."""
     by_key = {p.idempotency_key: p for p in postings}
-    earlier = dict(Transaction.objects.filter(idempotency_key__in=by_key).values_list("idempotency_key", "pk"))
+    earlier: dict[str, int] = dict(
+        columns_execute(
+            "SELECT idempotency_key, id FROM ledger_transaction "
+            "WHERE idempotency_key = ANY(%s::text[]) AND NOT idempotency_key = ''",
+            [list(by_key)],
+        )
+    )
     for key in earlier:
         posting = by_key[key]
         _replay(key, posting.kind, posting.legs, posting.subject, None)
@@ -329,32 +339,33 @@ def transactions_post_many(*, postings: Sequence[Posting]) -> dict[str, int]:
     try:
         # The transactions and their legs in one savepoint: the database seals legs to the (sub)transaction that
         # created their ledger transaction.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
+        with transaction.atomic():
+            columns_execute(
                 "SELECT id FROM ledger_account WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
                 [account_ids],
             )
-            cursor.execute(
-                """
-                INSERT INTO ledger_transaction (kind, memo, subject_kind, subject_id, idempotency_key, posted_at)
-                SELECT kind, memo, subject_kind, subject_id, idempotency_key, %s
-                FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-                    WITH ORDINALITY AS p(kind, memo, subject_kind, subject_id, idempotency_key, position)
-                ORDER BY position
-                ON CONFLICT (idempotency_key) WHERE NOT idempotency_key = '' DO NOTHING
-                RETURNING idempotency_key, id
-                """,
-                [now, [p.kind for p in new], [p.memo for p in new], [(p.subject or ("", ""))[0] for p in new],
-                 [(p.subject or ("", ""))[1] for p in new], [p.idempotency_key for p in new]],
+            created: dict[str, int] = dict(
+                columns_execute(
+                    """
+                    INSERT INTO ledger_transaction (kind, memo, subject_kind, subject_id, idempotency_key, posted_at)
+                    SELECT kind, memo, subject_kind, subject_id, idempotency_key, %s
+                    FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+                        WITH ORDINALITY AS p(kind, memo, subject_kind, subject_id, idempotency_key, position)
+                    ORDER BY position
+                    ON CONFLICT (idempotency_key) WHERE NOT idempotency_key = '' DO NOTHING
+                    RETURNING idempotency_key, id
+                    """,
+                    [now, [p.kind for p in new], [p.memo for p in new], [(p.subject or ("", ""))[0] for p in new],
+                     [(p.subject or ("", ""))[1] for p in new], [p.idempotency_key for p in new]],
+                )
             )  # fmt: skip
-            created = dict(cursor.fetchall())
             legs = [
                 (created[p.idempotency_key], account.pk, money.amount, money.currency)
                 for p in new
                 if p.idempotency_key in created
                 for account, money in p.legs
             ]
-            cursor.execute(
+            columns_execute(
                 """
                 INSERT INTO ledger_leg (transaction_id, account_id, amount, currency)
                 SELECT transaction_id, account_id, amount, currency
@@ -366,8 +377,8 @@ def transactions_post_many(*, postings: Sequence[Posting]) -> dict[str, int]:
                  [leg[3] for leg in legs]],
             )  # fmt: skip
             # Run the deferred checks now: a refusal belongs to this call, not to a later commit.
-            cursor.execute(f"SET CONSTRAINTS {DEFERRED_CHECKS} IMMEDIATE")
-            cursor.execute(f"SET CONSTRAINTS {DEFERRED_CHECKS} DEFERRED")
+            columns_execute(f"SET CONSTRAINTS {DEFERRED_CHECKS} IMMEDIATE", [])
+            columns_execute(f"SET CONSTRAINTS {DEFERRED_CHECKS} DEFERRED", [])
     except IntegrityError as exc:  # the SQL triggers raise integrity errors too
         message = str(exc)
         if "would be overdrawn" in message:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crowdmaker.ledger.columns import columns_execute
 from crowdmaker.ledger.gateways.base import (
     Authorization,
     Capture,
@@ -253,16 +254,19 @@ class SandboxGateway(PaymentGateway):
                 numbers = [self._charge_number(authorization_id) for authorization_id, _, _ in requests]
                 charges = {
                     row[0]: _Charge(*row)
-                    for row in SandboxCharge.objects.select_for_update()
-                    .filter(pk__in={n for n in numbers if n is not None})
-                    .order_by("pk")
-                    .values_list("pk", "payment_method", "status", "amount", "currency", "captured_amount")
+                    for row in columns_execute(
+                        "SELECT id, payment_method, status, amount, currency, captured_amount "
+                        "FROM ledger_sandboxcharge WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                        [sorted({n for n in numbers if n is not None})],
+                    )
                 }
                 done = {
                     reference: (pk, done_kind, amount, currency)
-                    for pk, reference, done_kind, amount, currency in SandboxOperation.objects.filter(
-                        reference__in=[reference for _, reference, _ in requests]
-                    ).values_list("pk", "reference", "kind", "amount", "currency")
+                    for pk, reference, done_kind, amount, currency in columns_execute(
+                        "SELECT id, reference, kind, amount, currency FROM ledger_sandboxoperation "
+                        "WHERE reference = ANY(%s::text[])",
+                        [[reference for _, reference, _ in requests]],
+                    )
                 }
                 new: dict[str, tuple[_Charge, Money]] = {}  # by reference: a reference repeated in the batch is one
                 for number, (authorization_id, reference, asked) in zip(numbers, requests, strict=True):
@@ -314,29 +318,28 @@ class SandboxGateway(PaymentGateway):
         if not new:
             return {}
         charges = [charge for charge, _ in new.values()]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {SandboxCharge._meta.db_table} c SET status = v.status, captured_amount = v.captured_amount
-                FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, status, captured_amount)
-                WHERE c.id = v.id
-                """,  # noqa: S608 - constant SQL
-                [[c.pk for c in charges], [c.status for c in charges], [c.captured_amount for c in charges]],
-            )
-            cursor.execute(
-                f"""
-                INSERT INTO {SandboxOperation._meta.db_table}
-                    (kind, reference, charge_id, amount, currency, destination, created_at)
-                SELECT %s, reference, charge_id, amount, currency, '', %s
-                FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[])
-                    WITH ORDINALITY AS o(reference, charge_id, amount, currency, position)
-                ORDER BY position
-                RETURNING reference, id
-                """,  # noqa: S608 - constant SQL
-                [kind, timezone.now(), list(new), [c.pk for c in charges], [m.amount for _, m in new.values()],
-                 [m.currency for _, m in new.values()]],
-            )  # fmt: skip
-            return {reference: f"sandbox-{kind}-{pk}" for reference, pk in cursor.fetchall()}
+        columns_execute(
+            """
+            UPDATE ledger_sandboxcharge c SET status = v.status, captured_amount = v.captured_amount
+            FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, status, captured_amount)
+            WHERE c.id = v.id
+            """,
+            [[c.pk for c in charges], [c.status for c in charges], [c.captured_amount for c in charges]],
+        )
+        recorded = columns_execute(
+            """
+            INSERT INTO ledger_sandboxoperation
+                (kind, reference, charge_id, amount, currency, destination, created_at)
+            SELECT %s, reference, charge_id, amount, currency, '', %s
+            FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[])
+                WITH ORDINALITY AS o(reference, charge_id, amount, currency, position)
+            ORDER BY position
+            RETURNING reference, id
+            """,
+            [kind, timezone.now(), list(new), [c.pk for c in charges], [m.amount for _, m in new.values()],
+             [m.currency for _, m in new.values()]],
+        )  # fmt: skip
+        return {reference: f"sandbox-{kind}-{pk}" for reference, pk in recorded}
 
     # --- payouts and webhooks --------------------------------------------------------------------------------
 
