@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import partial
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import CharField, Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
@@ -347,11 +348,14 @@ def _capture_batch(batch: Sequence[Pledge], now: datetime, gateway: PaymentGatew
     result = payments.payments_capture_many(payments=[p.payment for p in ready], gateway=gateway,  # type: ignore[misc]
                                             void_on_decline=False)  # fmt: skip
     checkpoint("batch-captured", ready[-1].pk)  # the ledger has recorded the captures and declines; the pledges not yet
+    declined = []
     for pledge in ready:
         if pledge.payment_id in result.done:
             outcomes[pledge.pk] = Outcome.CAPTURED
         elif pledge.payment_id in result.declined:
-            outcomes[pledge.pk] = _declined(pledge, now, gateway)
+            declined.append(pledge)
+    if declined:
+        outcomes.update(_declined_batch(declined, now, gateway))
     _left_waiting("capture", ready, result, outcomes)
     return outcomes
 
@@ -388,32 +392,48 @@ def _next_attempt(attempts: int, now: datetime, grace_until: datetime) -> dateti
 
 
 def _declined(pledge: Pledge, now: datetime, gateway: PaymentGateway | None) -> Outcome:
-    """Record the payment's declined captures on the pledge (a count, so recording twice changes nothing), schedule
-    the next attempt and tell the backer; after the grace period, give up and drop the pledge."""
+    return _declined_batch([pledge], now, gateway)[pledge.pk]
+
+
+def _declined_batch(pledges: Sequence[Pledge], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
+    """Record each payment's declined captures on its pledge (a count, so recording twice changes nothing), schedule
+    the next attempt and tell the backer, for a batch's declines in one transaction; after the grace period, give
+    up and drop the pledge."""
     from crowdmaker.funding import tasks
 
+    outcomes: dict[int, Outcome] = {}
     with transaction.atomic():
-        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
-        if locked.status != PledgeStatus.AUTHORIZED:
-            return Outcome.WAITING
-        failed = PaymentOperation.objects.filter(
-            payment=locked.payment, kind=PaymentOperationKind.CAPTURE, status=OperationStatus.FAILED
-        ).count()
-        if failed > locked.capture_attempts:
-            locked.capture_grace_until = locked.capture_grace_until or now + CAPTURE_GRACE
-            locked.capture_attempts = failed
-            locked.next_capture_at = _next_attempt(failed, now, locked.capture_grace_until)
-            locked.updated_at = timezone.now()
-            locked.save(update_fields=["capture_attempts", "capture_grace_until", "next_capture_at", "updated_at"])
-            if locked.next_capture_at is not None:
-                attempt = failed
-                transaction.on_commit(
-                    lambda: tasks.capture_declined_email_send.enqueue(pledge_id=locked.pk, attempt=attempt)
-                )
-    checkpoint("declined", pledge.pk)
-    if locked.next_capture_at is None:
-        return _drop(locked, gateway)
-    return Outcome.DECLINED
+        locked = list(Pledge.objects.select_for_update().filter(pk__in=[p.pk for p in pledges]).order_by("pk"))
+        declines = dict(
+            PaymentOperation.objects.filter(
+                payment_id__in=[p.payment_id for p in locked],
+                kind=PaymentOperationKind.CAPTURE,
+                status=OperationStatus.FAILED,
+            )
+            .values("payment_id")
+            .annotate(n=Count("pk"))
+            .values_list("payment_id", "n")
+        )
+        for pledge in locked:
+            if pledge.status != PledgeStatus.AUTHORIZED:
+                outcomes[pledge.pk] = Outcome.WAITING
+                continue
+            failed = declines.get(pledge.payment_id or 0, 0)
+            if failed > pledge.capture_attempts:
+                pledge.capture_grace_until = pledge.capture_grace_until or now + CAPTURE_GRACE
+                pledge.capture_attempts = failed
+                pledge.next_capture_at = _next_attempt(failed, now, pledge.capture_grace_until)
+                pledge.updated_at = timezone.now()
+                pledge.save(update_fields=["capture_attempts", "capture_grace_until", "next_capture_at", "updated_at"])
+                if pledge.next_capture_at is not None:
+                    transaction.on_commit(
+                        partial(tasks.capture_declined_email_send.enqueue, pledge_id=pledge.pk, attempt=failed)
+                    )
+    checkpoint("declined", pledges[-1].pk)
+    for pledge in locked:
+        if pledge.pk not in outcomes:
+            outcomes[pledge.pk] = _drop(pledge, gateway) if pledge.next_capture_at is None else Outcome.DECLINED
+    return outcomes
 
 
 def _drop(pledge: Pledge, gateway: PaymentGateway | None) -> Outcome:
