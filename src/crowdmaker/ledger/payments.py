@@ -504,6 +504,12 @@ class _Step:
 
 _BATCH_COLUMNS = ("id", "status", "gateway", "reference", "authorization_id", "amount", "currency", "fee_quoted",
                   "payer_id", "payee_kind", "payee_id")  # fmt: skip
+# The batch's payments locked in id order (the ids are sorted), each found by its key: never a scan of the table,
+# whatever the planner's statistics say (the same holds for every look-up of the batch paths).
+_LOCK_PAYMENTS = (
+    f"SELECT {', '.join(f'p.{column}' for column in _BATCH_COLUMNS)} FROM unnest(%s::bigint[]) AS x(id) "  # noqa: S608
+    "CROSS JOIN LATERAL (SELECT * FROM ledger_payment WHERE id = x.id LIMIT 1 FOR UPDATE) p"
+)
 
 
 def _begin_many(
@@ -513,16 +519,13 @@ def _begin_many(
     one ready for it, or take the pending one to resume; the others go to `outcome` (done or refused)."""
     finished = CAPTURED_STATUSES if kind == PaymentOperationKind.CAPTURE else [PaymentStatus.VOIDED]
     with transaction.atomic():
-        rows = columns_execute(
-            f"SELECT {', '.join(_BATCH_COLUMNS)} FROM ledger_payment "  # noqa: S608 - constant SQL
-            "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-            [list(payment_ids)],
-        )
+        rows = columns_execute(_LOCK_PAYMENTS, [sorted(payment_ids)])
         pending = {
             payment_id: (pk, op_kind, reference, amount)
             for payment_id, pk, op_kind, reference, amount in columns_execute(
-                "SELECT payment_id, id, kind, reference, amount FROM ledger_paymentoperation "
-                "WHERE payment_id = ANY(%s::bigint[]) AND status = %s",
+                "SELECT x.id, o.id, o.kind, o.reference, o.amount FROM unnest(%s::bigint[]) AS x(id) "
+                "CROSS JOIN LATERAL (SELECT * FROM ledger_paymentoperation "
+                "                    WHERE payment_id = x.id AND status = %s LIMIT 1) o",
                 [list(payment_ids), OperationStatus.PENDING],
             )
         }
@@ -530,9 +533,10 @@ def _begin_many(
         if kind == PaymentOperationKind.CAPTURE:
             declined = dict(
                 columns_execute(
-                    "SELECT payment_id, count(*) FROM ledger_paymentoperation "
-                    "WHERE payment_id = ANY(%s::bigint[]) AND kind = %s AND status = %s "
-                    "GROUP BY payment_id",
+                    "SELECT x.id, o.n FROM unnest(%s::bigint[]) AS x(id) "
+                    "CROSS JOIN LATERAL (SELECT count(*) AS n FROM ledger_paymentoperation "
+                    "                    WHERE payment_id = x.id AND kind = %s AND status = %s) o "
+                    "WHERE o.n > 0",
                     [list(payment_ids), kind, OperationStatus.FAILED],
                 )
             )
@@ -637,16 +641,12 @@ def _record_statuses(rows: Sequence[tuple[int, str, str, str]]) -> None:
 
 def _locked_states(steps: Sequence[_Step]) -> tuple[dict[int, str], set[int]]:
     """Inside step 3's transaction: the payments' statuses (locked in id order) and which operations are pending."""
-    statuses: dict[int, str] = dict(
-        columns_execute(
-            "SELECT id, status FROM ledger_payment WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-            [[step.payment_id for step in steps]],
-        )
-    )
+    statuses = {row[0]: row[1] for row in columns_execute(_LOCK_PAYMENTS, [sorted(s.payment_id for s in steps)])}
     pending = {
         row[0]
         for row in columns_execute(
-            "SELECT id FROM ledger_paymentoperation WHERE id = ANY(%s::bigint[]) AND status = %s",
+            "SELECT o.id FROM unnest(%s::bigint[]) AS x(id) "
+            "CROSS JOIN LATERAL (SELECT id FROM ledger_paymentoperation WHERE id = x.id AND status = %s LIMIT 1) o",
             [[step.operation_id for step in steps], OperationStatus.PENDING],
         )
     }

@@ -305,8 +305,9 @@ def _replayed(postings: Sequence[Posting]) -> dict[str, int]:
     by_key = {p.idempotency_key: p for p in postings}
     earlier: dict[str, int] = dict(
         columns_execute(
-            "SELECT idempotency_key, id FROM ledger_transaction "
-            "WHERE idempotency_key = ANY(%s::text[]) AND NOT idempotency_key = ''",
+            "SELECT k.key, t.id FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL ("
+            "    SELECT id FROM ledger_transaction WHERE idempotency_key = k.key AND NOT idempotency_key = '' LIMIT 1"
+            ") t",
             [list(by_key)],
         )
     )
@@ -341,7 +342,9 @@ def transactions_post_many(*, postings: Sequence[Posting]) -> dict[str, int]:
         # created their ledger transaction.
         with transaction.atomic():
             columns_execute(
-                "SELECT id FROM ledger_account WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+                "SELECT a.id FROM unnest(%s::bigint[]) AS x(id) CROSS JOIN LATERAL ("
+                "    SELECT id FROM ledger_account WHERE id = x.id LIMIT 1 FOR NO KEY UPDATE"
+                ") a",
                 [account_ids],
             )
             created: dict[str, int] = dict(

@@ -255,16 +255,18 @@ class SandboxGateway(PaymentGateway):
                 charges = {
                     row[0]: _Charge(*row)
                     for row in columns_execute(
-                        "SELECT id, payment_method, status, amount, currency, captured_amount "
-                        "FROM ledger_sandboxcharge WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                        "SELECT c.id, c.payment_method, c.status, c.amount, c.currency, c.captured_amount "
+                        "FROM unnest(%s::bigint[]) AS x(id) CROSS JOIN LATERAL ("
+                        "    SELECT * FROM ledger_sandboxcharge WHERE id = x.id LIMIT 1 FOR UPDATE"
+                        ") c",
                         [sorted({n for n in numbers if n is not None})],
                     )
                 }
                 done = {
                     reference: (pk, done_kind, amount, currency)
                     for pk, reference, done_kind, amount, currency in columns_execute(
-                        "SELECT id, reference, kind, amount, currency FROM ledger_sandboxoperation "
-                        "WHERE reference = ANY(%s::text[])",
+                        "SELECT o.id, o.reference, o.kind, o.amount, o.currency FROM unnest(%s::text[]) AS x(ref) "
+                        "CROSS JOIN LATERAL (SELECT * FROM ledger_sandboxoperation WHERE reference = x.ref LIMIT 1) o",
                         [[reference for _, reference, _ in requests]],
                     )
                 }
