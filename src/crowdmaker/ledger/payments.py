@@ -642,13 +642,16 @@ def _record_statuses(rows: Sequence[tuple[int, str, str, str]]) -> None:
 def _locked_states(steps: Sequence[_Step]) -> tuple[dict[int, str], set[int]]:
     """Inside step 3's transaction: the payments' statuses (locked in id order) and which operations are pending."""
     statuses = {row[0]: row[1] for row in columns_execute(_LOCK_PAYMENTS, [sorted(s.payment_id for s in steps)])}
+    # By primary key alone: with `AND status = 'pending'` the planner may take the partial index of pending
+    # operations and read all of them for each one (measured: 0.2 s a batch of 1,000).
     pending = {
         row[0]
         for row in columns_execute(
-            "SELECT o.id FROM unnest(%s::bigint[]) AS x(id) "
-            "CROSS JOIN LATERAL (SELECT id FROM ledger_paymentoperation WHERE id = x.id AND status = %s LIMIT 1) o",
-            [[step.operation_id for step in steps], OperationStatus.PENDING],
+            "SELECT o.id, o.status FROM unnest(%s::bigint[]) AS x(id) "
+            "CROSS JOIN LATERAL (SELECT id, status FROM ledger_paymentoperation WHERE id = x.id LIMIT 1) o",
+            [[step.operation_id for step in steps]],
         )
+        if row[1] == OperationStatus.PENDING
     }
     return statuses, pending
 
