@@ -207,7 +207,7 @@ def transaction_reverse(*, original: Transaction, memo: str = "", idempotency_ke
 # are the same ones (sql/0006 checks per statement and per database transaction, not per leg).
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class AccountKey:
     """What names an account (account_open's arguments)."""
 
@@ -257,7 +257,8 @@ def accounts_open_many(*, keys: Iterable[AccountKey]) -> dict[AccountKey, Accoun
         except MoneyError as exc:
             raise Invalid(str(exc), field="currency") from exc
     found = _accounts_found(wanted)
-    missing = [k for k in wanted if (k.owner_kind, k.owner_id, k.purpose, k.currency) not in found]
+    # In one order for every caller, so that concurrent calls opening the same accounts queue up, never deadlock.
+    missing = sorted(k for k in wanted if (k.owner_kind, k.owner_id, k.purpose, k.currency) not in found)
     if missing:
         # A concurrent call may open one of them first: its account is the one found below.
         columns_execute(
@@ -265,7 +266,8 @@ def accounts_open_many(*, keys: Iterable[AccountKey]) -> dict[AccountKey, Accoun
             INSERT INTO ledger_account (owner_kind, owner_id, purpose, currency, allow_negative, balance, created_at)
             SELECT owner_kind, owner_id, purpose, currency, allow_negative, 0, %s
             FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[])
-                AS k(owner_kind, owner_id, purpose, currency, allow_negative)
+                WITH ORDINALITY AS k(owner_kind, owner_id, purpose, currency, allow_negative, position)
+            ORDER BY position
             ON CONFLICT (owner_kind, owner_id, purpose, currency) DO NOTHING
             """,
             [timezone.now(), [k.owner_kind for k in missing], [k.owner_id for k in missing],

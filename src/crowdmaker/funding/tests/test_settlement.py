@@ -32,6 +32,7 @@ from crowdmaker.ledger.models import (
 )
 from crowdmaker.ledger.money import Money
 from crowdmaker.ledger.payments import GatewayDown
+from crowdmaker.ledger.selectors import read_snapshot
 from crowdmaker.people import services as people
 from crowdmaker.people.models import Team, User
 
@@ -53,7 +54,8 @@ def after_deadline(campaign: Campaign, later: timedelta = timedelta(0)) -> datet
 
 
 def assert_books(campaign: Campaign) -> None:
-    books = settlement.campaign_books(campaign=campaign)
+    with read_snapshot():  # one snapshot for its three queries, while other workers commit
+        books = settlement.campaign_books(campaign=campaign)
     assert books.reconciles, books
 
 
@@ -443,7 +445,7 @@ class StoppableSandbox(sandbox.SandboxGateway):
 def run_scenario(
     make_campaign: Callable[..., Campaign], user: User, backers: list[User], team: Team,
     monkeypatch: pytest.MonkeyPatch, settle: Any, *, slug: str, goal: int, kill_at: int | None,
-    one_by_one: bool = False,
+    one_by_one: bool = False, workers: int = settlement.WORKERS,
 ) -> tuple[list[str], tuple[Any, ...]]:  # fmt: skip
     """A campaign with four pledges (one on a card whose captures fail) settled on the retry schedule in batches
     of two (or one by one); killed at step `kill_at` and run again at the same moment. Returns the steps passed
@@ -464,10 +466,11 @@ def run_scenario(
     mail.outbox.clear()
     t0 = after_deadline(campaign)
     for when in (t0, t0 + HOUR, t0 + 7 * HOUR, t0 + 31 * HOUR, t0 + settlement.CAPTURE_GRACE):
+        options = {"gateway": gateway, "batch_size": 2, "one_by_one": one_by_one, "workers": workers}
         try:
-            settle(campaign, when, gateway=gateway, batch_size=2, one_by_one=one_by_one)
+            settle(campaign, when, **options)
         except Killed:
-            settle(campaign, when, gateway=gateway, batch_size=2, one_by_one=one_by_one)  # the worker is restarted
+            settle(campaign, when, **options)  # the worker is restarted
     monkeypatch.undo()
     assert_books(campaign)
     return steps.seen, end_state(campaign, made, user, team)
@@ -571,4 +574,29 @@ def test_settling_in_batches_ends_exactly_as_settling_one_by_one(
                                  goal=goal, kill_at=None, one_by_one=True)  # fmt: skip
 
     assert batches == one_by_one
+    assert_verified()
+
+
+# --- batches settled by concurrent workers ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("goal", [10_000, 100_000])
+def test_batches_settled_by_concurrent_workers_end_as_one_after_another_even_when_one_dies(
+    make_campaign: Callable[..., Campaign], user: User, backers: list[User], team: Team,
+    monkeypatch: pytest.MonkeyPatch, settle: Any, goal: int,
+) -> None:  # fmt: skip
+    """Outside a database transaction the batches go to worker threads with connections of their own (here two
+    batches of two at once); whichever step a worker dies at, the rerun ends where one batch after another ends."""
+    _, reference = run_scenario(make_campaign, user, backers, team, monkeypatch, settle, slug="one-worker",
+                                goal=goal, kill_at=None, workers=1)  # fmt: skip
+    steps, concurrent = run_scenario(make_campaign, user, backers, team, monkeypatch, settle, slug="two-workers",
+                                     goal=goal, kill_at=None, workers=2)  # fmt: skip
+    assert concurrent == reference
+    assert sorted(steps) == sorted(STEPS["succeeded" if goal == 10_000 else "failed", "batches"])
+
+    for kill_at in range(2, len(steps) + 1, 3):
+        _, state = run_scenario(make_campaign, user, backers, team, monkeypatch, settle, slug=f"killed-{kill_at}",
+                                goal=goal, kill_at=kill_at, workers=2)  # fmt: skip
+        assert state == reference, f"killed at step {kill_at}"
     assert_verified()
