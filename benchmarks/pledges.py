@@ -1,7 +1,8 @@
 """Launch surge: many backers pledging to one limited tier of one campaign, over HTTP, on PostgreSQL.
 
-    .venv/bin/python benchmarks/pledges.py                       # 5 rounds, about 20 minutes
-    .venv/bin/python benchmarks/pledges.py --runs 1 --duration 4 --pgbench-limit 100000   # a quick try
+    .venv/bin/python benchmarks/pledges.py                  # 5 rounds, 25-40 minutes on a busy machine
+    .venv/bin/python benchmarks/pledges.py --runs 1 --duration 3 --pgbench-limit 50000   # a quick try
+    .venv/bin/python benchmarks/pledges.py --summarise-only  # the summary again from the saved runs
 
 What the issue asks: pledges/s, p50/p99 latency, errors and oversell of the whole pledge path (token auth,
 Idempotency-Key, the payment's authorization through the gateway, its records), through the production server,
@@ -42,7 +43,9 @@ In order:
 Every run records the 1-minute load average and the CPU the server, PostgreSQL, the load generator and every
 other process used while it ran (sampled every 0.2 s); a run during which other processes used more than
 `--others-max` cores is measured once more and the quieter of the two kept; before each server's part of a
-round and before pgbench's, the script waits up to `--quiet-wait` seconds while other processes take more. Results are printed and saved to
+round and before pgbench's, the script waits up to `--quiet-wait` seconds while other processes take more.
+The summary also gives medians over the quiet runs (other work at most QUIET_OTHERS cores) and what the machine
+would serve if the work were alone on it (its cores / CPU per request). Results are printed and saved to
 benchmarks/results/pledges.json (overwritten on every run). Nothing here is asserted by the tests.
 """
 
