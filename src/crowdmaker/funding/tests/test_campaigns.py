@@ -123,3 +123,32 @@ def test_a_stretch_goal_lies_beyond_the_goal(make_campaign: Callable[..., Campai
     with pytest.raises(Conflict):
         services.stretch_goal_add(actor=user, campaign=campaign, threshold=200_000, title="Twice")
     assert list(StretchGoal.objects.all()) == [goal]
+
+
+def test_a_campaigns_totals_cost_the_same_whatever_its_pledges(
+    campaign: Campaign, make_user: Callable[..., User]
+) -> None:
+    """The totals' sums run once per campaign, not once per pledge (that grew with the square of the pledges)."""
+    import json
+
+    from django.db import connection
+
+    from crowdmaker.funding import pledges, selectors
+    from crowdmaker.ledger.gateways import sandbox
+
+    for n in range(12):
+        pledges.pledge_create(backer=make_user(f"fan{n}"), campaign=campaign, extra=1_000,
+                              payment_method=sandbox.CARD_OK)  # fmt: skip
+    found = selectors.campaign_by_slug(slug=campaign.slug)
+    assert (found.pledged, found.backers) == (12_000, 12)  # type: ignore[attr-defined]
+    sql, params = selectors._with_totals(Campaign.objects.filter(pk=campaign.pk)).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def aggregate_loops(node: dict[str, Any]) -> list[int]:
+        own = [node["Actual Loops"]] if node["Node Type"] == "Aggregate" else []
+        return own + [loops for child in node.get("Plans", []) for loops in aggregate_loops(child)]
+
+    assert max(aggregate_loops(plan[0]["Plan"])) == 1
