@@ -635,7 +635,7 @@ def build_index_uncached() -> Any:
     build = getattr(systems, "_build_catalog", None)
     if build is None:  # before the cache: catalog_index() built the index on every call
         return systems.catalog_index()
-    return build(systems._catalog_key()).index
+    return build(systems.catalog_key()).index
 
 
 def time_index(runs: int) -> dict[str, Any]:
@@ -672,7 +672,7 @@ def time_index(runs: int) -> dict[str, Any]:
     }
     from crowdmaker.commons import systems
 
-    key = getattr(systems, "_catalog_key", None)
+    key = getattr(systems, "catalog_key", None)
     if key is not None:  # the cache: what every catalog request pays to know its index is still current
         systems.catalog_index()  # fill the cache
         cached, keys = [], []

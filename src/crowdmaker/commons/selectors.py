@@ -309,9 +309,9 @@ def catalog_facets() -> CatalogFacets:
     """What the catalog's filters offer: the known licences and the families and interfaces in use.
 
     The two facet queries read every design, so the answer is cached in this process under the catalog index's
-    key (`systems._catalog_key`, per database): a design's families and interfaces change only with a published
+    key (`systems.catalog_key`, per database): a design's families and interfaces change only with a published
     version or fork, which changes the key. The answer is shared between requests: read it, never change it."""
-    key = systems._catalog_key()
+    key = systems.catalog_key()
     alias = connection.settings_dict["NAME"]
     with _facets_lock:
         cached = _facets_cache.get(alias)

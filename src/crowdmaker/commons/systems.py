@@ -240,7 +240,7 @@ def _refresh_catalog(old: _Catalog, key: tuple[object, ...]) -> _Catalog | None:
     return _Catalog(key, engine.CatalogIndex(members), design_ids, positions, forks)
 
 
-def _catalog_key() -> tuple[object, ...]:
+def catalog_key() -> tuple[object, ...]:
     """What the index depends on. Versions are never changed or deleted, so their count and highest id grow with
     every publication and fork (the count catches a version with a lower id committing after a higher one);
     design_update stamps `edited_at`, which renames a product in the index. (Two edits committing in the reverse
@@ -258,7 +258,7 @@ def catalog_index() -> engine.CatalogIndex:
     """The engine's index of the catalog, kept in this process (one per database) and brought up to date when a
     version is published, a design forked or renamed, by reading only what changed (`_refresh_catalog`); the
     first request of a process builds it whole (benchmarks/catalog.py measures both on 100,000 designs)."""
-    key = _catalog_key()
+    key = catalog_key()
     alias = str(connection.settings_dict["NAME"])
     with _catalog_lock:
         cached = _catalog_cache.get(alias)

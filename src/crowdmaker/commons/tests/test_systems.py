@@ -272,7 +272,7 @@ def test_a_system_name_with_a_control_character_is_refused_and_creates_nothing(u
 
 def _refreshed(old: Any) -> Any:
     """`old` refreshed to the catalog as it is now; it must not need a full build, and must equal one."""
-    key = systems._catalog_key()
+    key = systems.catalog_key()
     refreshed = systems._refresh_catalog(old, key)
     assert refreshed is not None
     full = systems._build_catalog(key).index
@@ -299,7 +299,7 @@ def test_the_catalog_index_is_kept_until_the_catalog_changes(user: User, starter
 def test_a_change_is_read_alone_and_gives_what_a_full_build_gives(
     user: User, other_user: User, starter: dict[str, Design]
 ) -> None:
-    catalog = systems._build_catalog(systems._catalog_key())
+    catalog = systems._build_catalog(systems.catalog_key())
     lamp = starter["desk-lamp"]
     services.design_version_publish(actor=user, design=lamp, manifest=lamp.versions.get().manifest)
     catalog = _refreshed(catalog)
@@ -324,7 +324,7 @@ def test_a_version_committed_late_makes_a_full_build(user: User, starter: dict[s
     systems.catalog_index()
     lamp = starter["desk-lamp"]
     services.design_version_publish(actor=user, design=lamp, manifest=lamp.versions.get().manifest)
-    key = systems._catalog_key()
+    key = systems.catalog_key()
     old = systems._build_catalog(key)
     last, count, edited = key
     assert isinstance(count, int)
