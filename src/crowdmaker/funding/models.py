@@ -249,6 +249,69 @@ class StretchGoal(models.Model):
         return self.title
 
 
+MAX_CAMPAIGN_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_CAMPAIGN_IMAGES = 12
+
+
+class CampaignImage(models.Model):
+    """A picture on a campaign's page (the first by position is its cover), stored through Django's storage API
+    as design images are, and served under MEDIA_URL."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(max_length=200, db_index=True)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    alt = models.CharField(max_length=200, blank=True, help_text="Text for people who cannot see the image.")
+    position = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("position", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(content_type__in=["image/png", "image/jpeg", "image/webp"]),
+                name="funding_campaignimage_type_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(size__gt=0, size__lte=MAX_CAMPAIGN_IMAGE_BYTES), name="funding_campaignimage_size_limit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.file.name or ""
+
+
+class ShippingRate(models.Model):
+    """What shipping a tier's reward costs to a region (a group of countries, `funding.countries.REGIONS`) or to
+    one country; a country's rate overrides its region's. A tier without rates ships nothing (no address asked);
+    a tier with rates ships only where one applies."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="shipping_rates")
+    region = models.CharField(max_length=30, blank=True, help_text="A region code; empty when `country` is set.")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2; empty when `region` is set.")
+    amount = models.BigIntegerField(help_text="Minor units of the campaign's currency; 0: free shipping.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(region="") & Q(country__regex=r"^[A-Z]{2}$"))
+                | (Q(country="") & Q(region__regex=r"^[a-z][a-z-]*$")),
+                name="funding_shippingrate_region_or_country",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0, amount__lte=MAX_AMOUNT), name="funding_shippingrate_amount"
+            ),
+            models.UniqueConstraint("tier", "region", condition=~Q(region=""), name="funding_shippingrate_region_once"),
+            models.UniqueConstraint(
+                "tier", "country", condition=~Q(country=""), name="funding_shippingrate_country_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region or self.country}: {self.amount}"
+
+
 class PledgeStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # recorded, the authorization not answered yet
     AUTHORIZED = "authorized", "Authorized"  # money held on the card until the deadline
@@ -272,8 +335,18 @@ class Pledge(models.Model):
     tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="pledges")
     reward_amount = models.BigIntegerField(default=0, help_text="The tier's price and the add-ons, minor units.")
     extra_amount = models.BigIntegerField(default=0, help_text="What the backer adds on top, minor units.")
-    amount = models.BigIntegerField(help_text="reward_amount + extra_amount: what is authorized.")
-    unit_cost = models.BigIntegerField(default=0, help_text="Declared cost of the rewards: the fee's basis.")
+    shipping_amount = models.BigIntegerField(default=0, help_text="Shipping to `shipping_country`, minor units.")
+    shipping_country = models.CharField(
+        max_length=2, blank=True, help_text="ISO 3166-1 alpha-2: where the reward ships (empty: nothing to ship)."
+    )
+    amount = models.BigIntegerField(help_text="reward_amount + extra_amount + shipping_amount: what is authorized.")
+    unit_cost = models.BigIntegerField(
+        default=0, help_text="Declared cost of the rewards plus the shipping (no fee on shipping): the fee's basis."
+    )
+    referrer = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="referred_pledges",
+        help_text="The member whose share link brought the backer (first touch), if any.",
+    )  # fmt: skip
     status = models.CharField(max_length=20, choices=PledgeStatus.choices, default=PledgeStatus.PENDING)
     payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="pledge")
     replaces = models.ForeignKey(
@@ -300,8 +373,22 @@ class Pledge(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0, amount__lte=MAX_AMOUNT), name="funding_pledge_amount"),
             models.CheckConstraint(
-                condition=Q(reward_amount__gte=0, extra_amount__gte=0, amount=F("reward_amount") + F("extra_amount")),
+                condition=Q(
+                    reward_amount__gte=0,
+                    extra_amount__gte=0,
+                    shipping_amount__gte=0,
+                    amount=F("reward_amount") + F("extra_amount") + F("shipping_amount"),
+                ),
                 name="funding_pledge_amount_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(shipping_country__regex=r"^([A-Z]{2})?$"), name="funding_pledge_shipping_country"
+            ),
+            models.CheckConstraint(
+                condition=Q(shipping_amount=0) | ~Q(shipping_country=""), name="funding_pledge_shipping_needs_country"
+            ),
+            models.CheckConstraint(
+                condition=Q(referrer__isnull=True) | ~Q(referrer=F("backer")), name="funding_pledge_not_self_referred"
             ),
             models.CheckConstraint(condition=Q(unit_cost__gte=0), name="funding_pledge_cost"),
             models.CheckConstraint(condition=Q(status__in=PledgeStatus.values), name="funding_pledge_status"),
@@ -351,6 +438,63 @@ class PledgeAddOn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.addon_id}"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # posted to the ledger, the gateway not answered yet
+    SUCCEEDED = "succeeded", "Refunded"
+    FAILED = "failed", "Failed"  # the gateway declined it: the ledger posting is reversed; it can be retried
+
+
+REFUND_REASON_MAX_LENGTH = 200
+REFUND_MESSAGE_MAX_LENGTH = 5_000
+
+
+class Refund(models.Model):
+    """Money a campaign's editors give back on a captured pledge: all of it or some of its items (the reward, an
+    add-on, the shipping, the extra), with a reason and a message to the backer, through the gateway and the
+    ledger (`funding.refunds`). A failed refund stays visible and is retried as a new `attempt` with a new
+    gateway reference."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField(help_text="Minor units of the campaign's currency.")
+    items = models.JSONField(
+        default=list, blank=True,
+        help_text='What is refunded: [{"item": "reward"|"addon"|"shipping"|"extra", "addon": <id>, "quantity": n, '
+        '"amount": minor units}]; empty for a refund of an amount.',
+    )  # fmt: skip
+    reason = models.CharField(max_length=REFUND_REASON_MAX_LENGTH)
+    message = models.TextField(blank=True, help_text="To the backer, plain text; e-mailed with the refund.")
+    status = models.CharField(max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    attempt = models.PositiveIntegerField(default=1)
+    reference = models.CharField(max_length=255, help_text="The gateway reference of the current attempt.")
+    failure = models.CharField(max_length=200, blank=True, help_text="Why the gateway declined the last attempt.")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0, amount__lte=MAX_AMOUNT), name="funding_refund_amount"),
+            models.CheckConstraint(condition=~Q(reason=""), name="funding_refund_reason_set"),
+            models.CheckConstraint(
+                condition=Q(message__length__lte=REFUND_MESSAGE_MAX_LENGTH), name="funding_refund_message_length"
+            ),
+            models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="funding_refund_status"),
+            models.CheckConstraint(condition=Q(attempt__gte=1), name="funding_refund_attempt_positive"),
+            models.CheckConstraint(
+                condition=Q(status=RefundStatus.SUCCEEDED, succeeded_at__isnull=False)
+                | (~Q(status=RefundStatus.SUCCEEDED) & Q(succeeded_at__isnull=True)),
+                name="funding_refund_succeeded_at",
+            ),
+            models.UniqueConstraint("reference", name="funding_refund_reference_once"),
+        ]
+        indexes = [models.Index(fields=["status"], condition=~Q(status="succeeded"), name="funding_refund_open")]
+
+    def __str__(self) -> str:
+        return f"refund #{self.pk} of pledge {self.pledge_id}"
 
 
 # --- talking to backers, surveys and fulfilment (funding.updates, funding.surveys, funding.fulfilment) ----------
@@ -419,9 +563,17 @@ class Comment(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+    hidden_at = models.DateTimeField(null=True, blank=True, help_text="Hidden by a moderator: shown to nobody else.")
+    hidden_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    hidden_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=Q(hidden_at__isnull=True, hidden_by__isnull=True, hidden_reason="")
+                | Q(hidden_at__isnull=False, hidden_by__isnull=False),
+                name="funding_comment_hidden_by_someone",
+            ),
             models.CheckConstraint(condition=~Q(body=""), name="funding_comment_body_set"),
             models.CheckConstraint(
                 condition=Q(body__length__lte=COMMENT_MAX_LENGTH), name="funding_comment_body_length"
