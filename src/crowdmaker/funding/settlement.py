@@ -286,7 +286,7 @@ def _walk(campaign: Campaign, now: datetime, report: SettlementReport, gateway: 
         checkpoint("recorded", batch[-1].pk)
         return counts
 
-    batches = _batches(campaign, now, batch_size)
+    batches = _batches(campaign, now, batch_size, light=settle in (_capture_batch, _void_batch))
     if workers <= 1 or connection.in_atomic_block:
         tallies = [settle_batch(batch) for batch in batches]
     else:
@@ -296,23 +296,32 @@ def _walk(campaign: Campaign, now: datetime, report: SettlementReport, gateway: 
             setattr(report, outcome, getattr(report, outcome) + count)
 
 
-def _batches(campaign: Campaign, now: datetime, batch_size: int) -> Iterator[Sequence[Pledge]]:
+def _batches(campaign: Campaign, now: datetime, batch_size: int, *, light: bool) -> Iterator[Sequence[Pledge]]:
+    """The due pledges, a batch at a time, with their payments; `light`: only the fields the batch paths read (the
+    rest is loaded if asked for), for the batches' sake of 1,000 pledges and payments built in Python."""
     # A pledge made in the last moments (a late pledge on a succeeded campaign) is its own request's to capture.
     made_before = now - IN_FLIGHT_GRACE
     after = 0
     while True:
-        batch = list(
+        pledges = (
             Pledge.objects.filter(campaign=campaign, status=PledgeStatus.AUTHORIZED, pk__gt=after,
                                   payment__isnull=False, created_at__lte=made_before)
             .filter(Q(next_capture_at__isnull=True) | Q(next_capture_at__lte=now))
             .select_related("payment")
             .annotate(failed_captures=Coalesce(_failed_captures(), 0))
-            .order_by("pk")[:batch_size]
+            .order_by("pk")
         )  # fmt: skip
+        if light:
+            pledges = pledges.only(*_WALKED)
+        batch = list(pledges[:batch_size])
         if not batch:
             return
         after = batch[-1].pk
         yield batch
+
+
+_WALKED = ("id", "campaign_id", "payment_id", "status", "capture_attempts", "next_capture_at", "capture_grace_until",
+           "payment__id", "payment__status")  # fmt: skip
 
 
 def _in_threads(batches: Iterator[Sequence[Pledge]], settle_batch: Callable[[Sequence[Pledge]], Counter[str]],

@@ -218,7 +218,8 @@ class AccountKey:
     allow_negative: bool = False
 
 
-_ACCOUNT_FIELDS = ("id", "owner_kind", "owner_id", "purpose", "currency", "allow_negative", "balance", "created_at")
+# What a posting needs of an account (the cached balance and the creation time are loaded if asked for).
+_ACCOUNT_FIELDS = ("id", "owner_kind", "owner_id", "purpose", "currency", "allow_negative")
 
 
 def _accounts_found(keys: Sequence[AccountKey]) -> dict[tuple[str, str, str, str], Account]:
