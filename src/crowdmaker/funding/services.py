@@ -2,13 +2,15 @@
 
 Each service is atomic, keyword-only and raises a `core.errors.DomainError` for a refusal, having changed
 nothing. A campaign is edited while it is a draft; publishing freezes its terms (goal, currency, deadline,
-funding model, tiers' prices and declared costs), which backers pledge against. Pledges are `funding.pledges`.
+funding model, tiers' prices, declared costs and shipping rates), which backers pledge against. Pledges are
+`funding.pledges`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.utils import timezone
 from crowdmaker.commons.models import DesignVersion
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.core.text import clean_text
+from crowdmaker.funding.countries import COUNTRY_NAMES, REGIONS, shipping_order
 from crowdmaker.funding.models import (
     MAX_AMOUNT,
     STORY_MAX_LENGTH,
@@ -30,6 +33,7 @@ from crowdmaker.funding.models import (
     CampaignShare,
     CampaignStatus,
     FundingModel,
+    ShippingRate,
     StretchGoal,
     Tier,
     TierItem,
@@ -43,6 +47,17 @@ MAX_CAMPAIGN_DAYS = 90  # Kickstarter's limit; long campaigns lose their backers
 MIN_CAMPAIGN_HOURS = 24
 MAX_TIER_LIMIT = 1_000_000
 MAX_FAQ_ENTRIES = 50
+MAX_SHIPPING_RATES = len(REGIONS) + len(COUNTRY_NAMES)  # every region and every country once: no more can differ
+
+
+@dataclass(frozen=True)
+class ShippingRateIn:
+    """What shipping a tier's reward costs to a region (`funding.countries.REGIONS`, `world` for everywhere) or to
+    one country (ISO 3166-1 alpha-2, overrides its region's rate): exactly one of the two."""
+
+    amount: int
+    region: str = ""
+    country: str = ""
 
 
 def _amount(value: object, *, field: str, allow_zero: bool = False) -> int:
@@ -100,6 +115,32 @@ def _clean_dates(starts_at: datetime, deadline: datetime) -> None:
         raise Invalid(f"A campaign runs at least {MIN_CAMPAIGN_HOURS} hours.", field="deadline")
     if length > timedelta(days=MAX_CAMPAIGN_DAYS):
         raise Invalid(f"A campaign runs at most {MAX_CAMPAIGN_DAYS} days.", field="deadline")
+
+
+def _clean_shipping(rates: Sequence[ShippingRateIn]) -> list[ShippingRateIn]:
+    """Known regions and countries, each once, with an amount from 0 (free shipping) to MAX_AMOUNT."""
+    if len(rates) > MAX_SHIPPING_RATES:
+        raise Invalid(f"At most {MAX_SHIPPING_RATES} shipping rates: one per region and country.", field="shipping")
+    cleaned, seen = [], set()
+    for position, rate in enumerate(rates):
+        field = f"shipping.{position}"
+        region, country = rate.region.strip().lower(), rate.country.strip().upper()
+        if bool(region) == bool(country):
+            raise Invalid("A shipping rate is for a region or for a country, one of the two.", field=field)
+        if region and region not in REGIONS:
+            raise Invalid(f"“{region}” is not a region; choose one of: {', '.join(REGIONS)}.",
+                          code="region_unknown", field=f"{field}.region")  # fmt: skip
+        if country and country not in COUNTRY_NAMES:
+            raise Invalid(f"“{country}” is not a country code (ISO 3166-1 alpha-2, e.g. DE).",
+                          code="country_unknown", field=f"{field}.country")  # fmt: skip
+        amount = _amount(rate.amount, field=f"{field}.amount", allow_zero=True)
+        destination = region or country
+        if destination in seen:
+            name = REGIONS[region].name if region else COUNTRY_NAMES[country]
+            raise Invalid(f"{name} has two shipping rates; give it one.", code="shipping_duplicate", field=field)
+        seen.add(destination)
+        cleaned.append(ShippingRateIn(amount=amount, region=region, country=country))
+    return cleaned
 
 
 def _clean_shares(shares: Sequence[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
@@ -199,8 +240,10 @@ def tier_add(
     available_from: datetime | None = None,
     available_until: datetime | None = None,
     delivery_month: date | None = None,
+    shipping: Sequence[ShippingRateIn] = (),
 ) -> Tier:
-    """A reward tier of a draft campaign; a limited tier gets its `limit` numbered slots now."""
+    """A reward tier of a draft campaign; a limited tier gets its `limit` numbered slots now. `shipping`: what
+    shipping costs where (none: the reward is not shipped, e.g. a download or a pick-up)."""
     locked = _locked_draft(campaign, actor)
     title = clean_text(title, field="title", max_length=TITLE_MAX_LENGTH, required=True)
     description = clean_text(description, field="description", max_length=5000, multiline=True)
@@ -214,6 +257,7 @@ def tier_add(
         raise Invalid("The tier must be available for some time.", field="available_until")
     if delivery_month is not None:
         delivery_month = delivery_month.replace(day=1)
+    rates = _clean_shipping(list(shipping))
     position = Tier.objects.filter(campaign=locked).count()
     tier = Tier.objects.create(
         campaign=locked, title=title, description=description, price=price, unit_cost=unit_cost, limit=limit,
@@ -226,7 +270,26 @@ def tier_add(
         TierItem.objects.create(tier=tier, design_version=version, quantity=quantity)
     if limit:
         TierSlot.objects.bulk_create((TierSlot(tier=tier, number=n) for n in range(1, limit + 1)), batch_size=5000)
+    ShippingRate.objects.bulk_create(
+        ShippingRate(tier=tier, region=rate.region, country=rate.country, amount=rate.amount) for rate in rates
+    )
     return tier
+
+
+@transaction.atomic
+def tier_shipping_set(*, actor: User, tier: Tier, rates: Sequence[ShippingRateIn]) -> list[ShippingRate]:
+    """Replace the shipping rates of a draft campaign's tier with `rates` (none: the reward is not shipped). Like
+    the tier's price, they are fixed once the campaign is published. Returns the rates, in display order."""
+    locked = _locked_draft(tier.campaign, actor)
+    if not Tier.objects.filter(pk=tier.pk, campaign=locked).exists():
+        raise NotFound("This campaign has no such tier.", field="tier")
+    cleaned = _clean_shipping(list(rates))
+    ShippingRate.objects.filter(tier_id=tier.pk).delete()
+    created = ShippingRate.objects.bulk_create(
+        ShippingRate(tier_id=tier.pk, region=rate.region, country=rate.country, amount=rate.amount)
+        for rate in cleaned
+    )
+    return sorted(created, key=shipping_order)
 
 
 @transaction.atomic
