@@ -25,6 +25,7 @@ from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.core.idempotency import idempotency_reference, idempotent
 from crowdmaker.core.markdown import markdown_html
 from crowdmaker.funding import pledges, selectors, services
+from crowdmaker.funding.countries import destination_name, shipping_order
 from crowdmaker.funding.models import (
     MAX_AMOUNT,
     STORY_MAX_LENGTH,
@@ -35,6 +36,7 @@ from crowdmaker.funding.models import (
     Campaign,
     CampaignStatus,
     Pledge,
+    ShippingRate,
     Tier,
 )
 from crowdmaker.funding.pledges import MAX_ADDON_QUANTITY
@@ -130,6 +132,17 @@ class TierItemOut(Schema):
     quantity: int
 
 
+class ShippingRateOut(Schema):
+    region: str = Field(..., description="A region code (`world`: everywhere), or empty when `country` is set.")
+    country: str = Field(..., description="ISO 3166-1 alpha-2, or empty when `region` is set; overrides its region.")
+    name: str = Field(..., description="The region's or the country's name.")
+    amount: int = Field(..., description="Minor units; 0: free shipping.")
+
+    @staticmethod
+    def resolve_name(rate: ShippingRate) -> str:
+        return destination_name(rate)
+
+
 class TierOut(Schema):
     id: int
     title: str
@@ -144,6 +157,8 @@ class TierOut(Schema):
     available_now: bool = Field(..., description="Whether its window (if any) is open now.")
     delivery_month: date | None = Field(..., description="Estimated delivery (the first of the month).")
     items: list[TierItemOut]
+    shipping: list[ShippingRateOut] = Field(..., description="What shipping costs where: a country's rate, else its "
+                                            "region's, else `world`'s; empty: nothing is shipped.")  # fmt: skip
 
     @staticmethod
     def resolve_fee(tier: Tier) -> int:
@@ -164,6 +179,10 @@ class TierOut(Schema):
              "version": item.design_version.number, "quantity": item.quantity}
             for item in tier.items.all()
         ]  # fmt: skip
+
+    @staticmethod
+    def resolve_shipping(tier: Tier) -> list[ShippingRate]:
+        return sorted(tier.shipping_rates.all(), key=shipping_order)  # prefetched by selectors.campaign_tiers
 
 
 class AddOnOut(Schema):
@@ -282,6 +301,18 @@ class TierItemIn(DesignRefIn):
     quantity: StrictInt = Field(1, ge=1, le=10_000)
 
 
+class ShippingRateIn(InputSchema):
+    region: str = Field("", max_length=30, description="A region code (e.g. europe; world: everywhere), or empty.")
+    country: str = Field("", max_length=2, description="ISO 3166-1 alpha-2 (e.g. DE), or empty; one of the two.")
+    amount: StrictInt = Field(..., description="Minor units; 0: free shipping.")
+
+
+class TierShippingIn(InputSchema):
+    rates: list[ShippingRateIn] = Field(..., max_length=services.MAX_SHIPPING_RATES,
+                                        description="All of the tier's rates (they replace its rates); empty: "
+                                        "nothing is shipped.")  # fmt: skip
+
+
 class TierIn(InputSchema):
     title: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH)
     description: str = Field("", max_length=5000)
@@ -294,6 +325,8 @@ class TierIn(InputSchema):
     available_from: datetime | None = None
     available_until: datetime | None = None
     delivery_month: date | None = Field(None, description="Any day of the month of the estimated delivery.")
+    shipping: list[ShippingRateIn] = Field(default_factory=list, max_length=services.MAX_SHIPPING_RATES,
+                                           description="What shipping costs where; empty: nothing is shipped.")  # fmt: skip
 
 
 class AddOnIn(InputSchema):
@@ -322,6 +355,8 @@ class QuoteIn(InputSchema):
     addons: list[AddOnChoiceIn] = Field(default_factory=list, max_length=MAX_PLEDGE_ADDONS,
                                         description="On top of a tier only.")  # fmt: skip
     extra: StrictInt = Field(0, ge=0, le=MAX_AMOUNT, description="What the backer adds on top, minor units.")
+    shipping_country: str = Field("", max_length=2, description="ISO 3166-1 alpha-2: where the reward ships; "
+                                  "needed when the tier has shipping rates, ignored otherwise.")  # fmt: skip
 
 
 class PledgeIn(QuoteIn):
@@ -341,9 +376,11 @@ class QuoteOut(Schema):
     reward_amount: int = Field(..., description="The tier's price and the add-ons.")
     extra_amount: int
     amount: int = Field(..., description="What will be authorized on the payment method.")
-    unit_cost: int = Field(..., description="Declared cost of the rewards: the fee's basis.")
+    unit_cost: int = Field(..., description="Declared cost of the rewards plus the shipping: the fee's basis.")
     fee: int = Field(..., description="What the platform keeps if the pledge is settled (shown before you commit).")
     addons: list[QuoteAddOnOut]
+    shipping_amount: int = Field(..., description="Shipping to `shipping_country`, in `amount` (no fee on it).")
+    shipping_country: str = Field(..., description="Where the reward ships; empty: nothing to ship.")
 
 
 class CampaignRefOut(Schema):
@@ -379,6 +416,8 @@ class PledgeOut(Schema):
     currency: str
     reward_amount: int
     extra_amount: int
+    shipping_amount: int = Field(..., description="Shipping to `shipping_country`, in `amount` (no fee on it).")
+    shipping_country: str = Field(..., description="Where the reward ships; empty: nothing to ship.")
     amount: int
     unit_cost: int
     fee_quoted: int = Field(..., description="What the platform keeps if the pledge is settled, fixed when it was "
@@ -444,6 +483,10 @@ def _addon_choices(payload: QuoteIn) -> dict[int, int]:
             raise Invalid("Name each add-on once, with its quantity.", field=f"addons.{position}.id")
         chosen[choice.id] = choice.quantity
     return chosen
+
+
+def _shipping_rates(rates: list[ShippingRateIn]) -> list[services.ShippingRateIn]:
+    return [services.ShippingRateIn(amount=r.amount, region=r.region, country=r.country) for r in rates]
 
 
 def _tier_choice(campaign: Campaign, payload: QuoteIn) -> Tier | None:
@@ -518,9 +561,23 @@ def tier_add(request: HttpRequest, slug: str, payload: TierIn) -> Status:
         actor=signed_in_user(request), campaign=campaign, title=payload.title, price=payload.price,
         description=payload.description, unit_cost=payload.unit_cost, limit=payload.limit, items=items,
         available_from=payload.available_from, available_until=payload.available_until,
-        delivery_month=payload.delivery_month,
+        delivery_month=payload.delivery_month, shipping=_shipping_rates(payload.shipping),
     )  # fmt: skip
     return Status(201, selectors.campaign_tiers(campaign=campaign).get(pk=tier.pk))
+
+
+@router.put(
+    "/campaigns/{slug}/tiers/{tier_id}/shipping",
+    response={200: TierOut, **ERRORS},
+    summary="Set a draft's tier's shipping rates (they replace its rates)",
+)
+def tier_shipping_set(request: HttpRequest, slug: str, tier_id: int, payload: TierShippingIn) -> Tier:
+    """A country's rate overrides its region's, and `world` applies where neither does; a tier without rates ships
+    nothing. Fixed once the campaign is published (409 `not_draft`)."""
+    campaign = _visible(request, slug)
+    tier = selectors.tier_of_campaign(campaign=campaign, tier_id=tier_id)
+    services.tier_shipping_set(actor=signed_in_user(request), tier=tier, rates=_shipping_rates(payload.rates))
+    return selectors.campaign_tiers(campaign=campaign).get(pk=tier.pk)
 
 
 @router.post("/campaigns/{slug}/addons", response={201: AddOnOut, **ERRORS}, summary="Add an add-on to a draft")
@@ -562,13 +619,14 @@ def campaign_publish(request: HttpRequest, slug: str) -> Campaign:
 )
 def pledge_quote(request: HttpRequest, slug: str, payload: QuoteIn) -> dict[str, Any]:
     campaign = _visible(request, slug)
-    quote = pledges.pledge_quote(campaign=campaign, tier=_tier_choice(campaign, payload),
-                                 addons=_addon_choices(payload), extra=payload.extra)  # fmt: skip
+    quote = pledges.pledge_quote(campaign=campaign, tier=_tier_choice(campaign, payload), addons=_addon_choices(payload),
+                                 extra=payload.extra, shipping_country=payload.shipping_country)  # fmt: skip
     return {
         "currency": quote.currency, "reward_amount": quote.reward_amount, "extra_amount": quote.extra_amount,
         "amount": quote.amount, "unit_cost": quote.unit_cost, "fee": quote.fee,
         "addons": [{"id": addon.pk, "title": addon.title, "quantity": quantity, "price": addon.price}
                    for addon, quantity in quote.addons],
+        "shipping_amount": quote.shipping_amount, "shipping_country": quote.shipping_country,
     }  # fmt: skip
 
 
@@ -587,7 +645,7 @@ def pledge_create(request: HttpRequest, slug: str, payload: PledgeIn) -> Status:
     pledge = pledges.pledge_create(
         backer=signed_in_user(request), campaign=campaign, payment_method=payload.payment_method,
         tier=_tier_choice(campaign, payload), addons=_addon_choices(payload), extra=payload.extra,
-        request_key=idempotency_reference(request, "pledge"),
+        request_key=idempotency_reference(request, "pledge"), shipping_country=payload.shipping_country,
     )  # fmt: skip
     return Status(201, selectors.pledge_of(backer=signed_in_user(request), pledge_id=pledge.pk))
 
@@ -630,6 +688,6 @@ def pledge_change(request: HttpRequest, pledge_id: int, payload: PledgeIn) -> St
     pledge = pledges.pledge_change(
         backer=backer, pledge_id=old.pk, payment_method=payload.payment_method,
         tier=_tier_choice(old.campaign, payload), addons=_addon_choices(payload), extra=payload.extra,
-        request_key=idempotency_reference(request, "pledge-change"),
+        request_key=idempotency_reference(request, "pledge-change"), shipping_country=payload.shipping_country,
     )  # fmt: skip
     return Status(201, selectors.pledge_of(backer=backer, pledge_id=pledge.pk))

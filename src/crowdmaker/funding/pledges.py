@@ -10,6 +10,9 @@ A gateway that does not answer leaves the pledge pending: the client's retry wit
 No counter is updated by every pledge (a hot row that serialises a launch surge): a limited tier owns `limit`
 TierSlot rows and a pledge claims the first free one with SKIP LOCKED, so concurrent pledges take different
 rows; the unique pledge of a slot makes overselling impossible in the database itself.
+
+A reward with shipping rates ships to the country the backer names: the rate that applies (`funding.countries`) is
+added to the pledge's amount and to its declared unit cost, so the platform's fee is never taken on shipping.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.funding.countries import COUNTRY_NAMES, shipping_rate_for
 from crowdmaker.funding.models import (
     MAX_AMOUNT,
     AddOn,
@@ -63,6 +67,8 @@ class PledgeQuote:
     unit_cost: int
     fee: int
     addons: tuple[tuple[AddOn, int], ...]
+    shipping_amount: int = 0  # in `amount` and in `unit_cost` (no fee on shipping)
+    shipping_country: str = ""  # where the reward ships; "" when nothing ships
 
 
 def _open_for_pledges(campaign: Campaign, now: datetime) -> bool:
@@ -72,11 +78,36 @@ def _open_for_pledges(campaign: Campaign, now: datetime) -> bool:
     return campaign.status == CampaignStatus.SUCCEEDED and campaign.late_pledges
 
 
+def _shipping(tier: Tier | None, country: str) -> tuple[int, str]:
+    """What shipping the reward of `tier` to `country` costs and the country as recorded: (0, "") for a tier
+    without shipping rates or no reward (a country given then is ignored: there is nothing to ship)."""
+    rates = list(tier.shipping_rates.all()) if tier is not None else []  # prefetched by selectors.campaign_tiers
+    if not rates:
+        return 0, ""
+    code = country.strip().upper() if isinstance(country, str) else ""
+    if not code:
+        raise Invalid("This reward is shipped: choose the country to ship it to.", code="shipping_country_required",
+                      field="shipping_country")  # fmt: skip
+    if code not in COUNTRY_NAMES:
+        raise Invalid(f"“{code}” is not a country code (ISO 3166-1 alpha-2, e.g. DE).", code="country_unknown",
+                      field="shipping_country")  # fmt: skip
+    rate = shipping_rate_for(rates, code)
+    if rate is None:
+        raise Invalid(f"This reward does not ship to {COUNTRY_NAMES[code]}.", code="not_shipped_there",
+                      field="shipping_country")  # fmt: skip
+    return rate.amount, code
+
+
 def pledge_quote(
-    *, campaign: Campaign, tier: Tier | None, addons: Mapping[int, int] | None = None, extra: int = 0
+    *,
+    campaign: Campaign,
+    tier: Tier | None,
+    addons: Mapping[int, int] | None = None,
+    extra: int = 0,
+    shipping_country: str = "",
 ) -> PledgeQuote:
-    """The amounts of a pledge of `tier` (or no reward) with `addons` ({add-on id: quantity}) and `extra`;
-    refuses what the campaign does not offer. Reads only."""
+    """The amounts of a pledge of `tier` (or no reward) with `addons` ({add-on id: quantity}) and `extra`, shipped
+    to `shipping_country` when the tier ships; refuses what the campaign does not offer. Reads only."""
     if isinstance(extra, bool) or not isinstance(extra, int) or not 0 <= extra <= MAX_AMOUNT:
         raise Invalid("The extra amount is a whole number of minor units, 0 or more.", field="extra")
     now = timezone.now()
@@ -104,14 +135,15 @@ def pledge_quote(
             reward += addon.price * quantity
             cost += addon.unit_cost * quantity
             chosen.append((addon, quantity))
-    amount = reward + extra
-    if amount <= 0:
+    shipping, country = _shipping(tier, shipping_country)
+    if reward + extra <= 0:
         raise Invalid("Pledge more than nothing: choose a tier or give an amount.", code="amount_zero", field="extra")
+    amount, cost = reward + extra + shipping, cost + shipping
     if amount > MAX_AMOUNT:
         raise Invalid("That is more than one pledge may be.", field="extra")
     currency = campaign.currency
     fee = payments.quote_fee(Money(amount, currency), Money(cost, currency) if tier is not None else None)
-    return PledgeQuote(currency, reward, extra, amount, cost, fee.amount, tuple(chosen))
+    return PledgeQuote(currency, reward, extra, amount, cost, fee.amount, tuple(chosen), shipping, country)
 
 
 CLAIM_FREE_SLOT = """
@@ -174,6 +206,7 @@ def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: Pledg
         pledge = Pledge.objects.create(
             campaign=campaign, backer=backer, tier=tier, reward_amount=quote.reward_amount,
             extra_amount=quote.extra_amount, amount=quote.amount, unit_cost=quote.unit_cost,
+            shipping_amount=quote.shipping_amount, shipping_country=quote.shipping_country,
             request_key=request_key, replaces=replaces, late=campaign.status == CampaignStatus.SUCCEEDED,
         )  # fmt: skip
         PledgeAddOn.objects.bulk_create(
@@ -185,13 +218,17 @@ def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: Pledg
         return pledge
 
 
-def _same_request(pledge: Pledge, tier: Tier | None, addons: Mapping[int, int] | None, extra: int) -> bool:
-    """Whether a retry asks for what the pledge recorded under its key asked for (tier, add-ons, extra)."""
+def _same_request(pledge: Pledge, tier: Tier | None, addons: Mapping[int, int] | None, extra: int,
+                  shipping_country: str = "") -> bool:  # fmt: skip
+    """Whether a retry asks for what the pledge recorded under its key asked for (tier, add-ons, extra, and the
+    shipping country when its reward ships: a country given for a reward that does not ship was ignored)."""
     recorded = sorted(pledge.addons.values_list("addon_id", "quantity"))
-    return (pledge.tier_id, pledge.extra_amount, recorded) == (
+    country = shipping_country.strip().upper() if pledge.shipping_country and isinstance(shipping_country, str) else ""
+    return (pledge.tier_id, pledge.extra_amount, recorded, pledge.shipping_country) == (
         tier.pk if tier else None,
         extra,
         sorted((addons or {}).items()),
+        country,
     )
 
 
@@ -233,8 +270,10 @@ def pledge_create(
     request_key: str = "",
     gateway: PaymentGateway | None = None,
     replaces: Pledge | None = None,
+    shipping_country: str = "",
 ) -> Pledge:
-    """Pledge to `tier` (or without a reward) with add-ons and an extra amount, paying with `payment_method`.
+    """Pledge to `tier` (or without a reward) with add-ons and an extra amount, paying with `payment_method`; a
+    reward that ships goes to `shipping_country` (refused with `not_shipped_there` where no rate applies).
 
     Raises SoldOut when a limited tier has no free slot (nothing is recorded), PaymentDeclined when the card
     says no (the pledge is kept as declined, its slot freed), GatewayDown when the gateway does not answer (the
@@ -245,7 +284,7 @@ def pledge_create(
     if recorded is not None:
         # A retry: the pledge was accepted when it was recorded, so it is resumed even if the tier's window or
         # the campaign closed since (its place is held); only a different request under the same key is refused.
-        if recorded.campaign_id != campaign.pk or not _same_request(recorded, tier, addons, extra):
+        if recorded.campaign_id != campaign.pk or not _same_request(recorded, tier, addons, extra, shipping_country):
             raise Invalid("This Idempotency-Key was used for a different pledge.", code="idempotency_key_reused")
         if recorded.status != PledgeStatus.PENDING:
             return recorded
@@ -257,7 +296,7 @@ def pledge_create(
         and Membership.objects.filter(team_id=campaign.owner_team_id, user=backer, role__in=EDITOR_ROLES).exists()
     ):
         raise Forbidden("You cannot back your own campaign.", code="own_campaign")
-    quote = pledge_quote(campaign=campaign, tier=tier, addons=addons, extra=extra)
+    quote = pledge_quote(campaign=campaign, tier=tier, addons=addons, extra=extra, shipping_country=shipping_country)
     # Changing to another amount in the same limited tier keeps the place the old pledge holds (it moves to the
     # new pledge once that is authorized), so a full tier does not stop a backer from changing their own pledge.
     keeps_place = replaces is not None and tier is not None and replaces.tier_id == tier.pk
@@ -328,9 +367,11 @@ def pledge_change(
     extra: int = 0,
     request_key: str = "",
     gateway: PaymentGateway | None = None,
+    shipping_country: str = "",
 ) -> Pledge:
-    """Change tier, add-ons or amount: a new pledge is authorized first, then the old one cancelled, so a sold-out
-    tier or a declined card leaves the backer with the pledge they had."""
+    """Change tier, add-ons, amount or shipping country (its shipping is priced anew): a new pledge is authorized
+    first, then the old one cancelled, so a sold-out tier or a declined card leaves the backer with the pledge they
+    had."""
     old = _own_pledge(backer=backer, pledge_id=pledge_id)
     retry = bool(request_key) and Pledge.objects.filter(backer=backer, request_key=request_key, replaces=old).exists()
     if not retry:  # every refusal comes before any work (an API answer of 409 must mean nothing was done)
@@ -340,7 +381,8 @@ def pledge_change(
         if not (campaign.status == CampaignStatus.LIVE and timezone.now() < campaign.deadline):
             raise Conflict("Pledges can be changed until the deadline.", code="campaign_closed")
     new = pledge_create(backer=backer, campaign=old.campaign, payment_method=payment_method, tier=tier, addons=addons,
-                        extra=extra, request_key=request_key, gateway=gateway, replaces=old)  # fmt: skip
+                        extra=extra, request_key=request_key, gateway=gateway, replaces=old,
+                        shipping_country=shipping_country)  # fmt: skip
     _finish_change(new, gateway=gateway)
     return new
 

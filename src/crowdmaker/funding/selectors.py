@@ -222,13 +222,17 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
 
 
 def campaign_tiers(*, campaign: Campaign) -> QuerySet[Tier]:
-    """The campaign's tiers in order with `places_left` (None when unlimited) and their items' designs."""
+    """The campaign's tiers in order with `places_left` (None when unlimited), their items' designs and their
+    shipping rates."""
     free = TierSlot.objects.filter(tier=OuterRef("pk"), pledge__isnull=True).order_by().values("tier")
     return (
         Tier.objects.filter(campaign=campaign)
         .select_related("campaign")
         .annotate(free_slots=Coalesce(Subquery(free.annotate(n=Count("id")).values("n")), 0))
-        .prefetch_related(Prefetch("items", TierItem.objects.select_related("design_version__design").order_by("id")))
+        .prefetch_related(
+            Prefetch("items", TierItem.objects.select_related("design_version__design").order_by("id")),
+            "shipping_rates",
+        )
         .order_by("position", "id")
     )
 
