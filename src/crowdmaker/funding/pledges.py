@@ -201,13 +201,16 @@ def _transition(
 
 
 def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: PledgeQuote, request_key: str,
-            replaces: Pledge | None, claim_place: bool = True) -> Pledge:  # fmt: skip
+            replaces: Pledge | None, claim_place: bool = True, referrer: User | None = None) -> Pledge:  # fmt: skip
+    # A change keeps the referrer of the pledge it replaces: the share link brought the backer, not the change.
+    referrer_id = replaces.referrer_id if replaces is not None else (referrer.pk if referrer is not None else None)
     with transaction.atomic():
         pledge = Pledge.objects.create(
             campaign=campaign, backer=backer, tier=tier, reward_amount=quote.reward_amount,
             extra_amount=quote.extra_amount, amount=quote.amount, unit_cost=quote.unit_cost,
             shipping_amount=quote.shipping_amount, shipping_country=quote.shipping_country,
             request_key=request_key, replaces=replaces, late=campaign.status == CampaignStatus.SUCCEEDED,
+            referrer_id=referrer_id,
         )  # fmt: skip
         PledgeAddOn.objects.bulk_create(
             PledgeAddOn(pledge=pledge, addon=addon, quantity=quantity, price=addon.price)
@@ -271,9 +274,12 @@ def pledge_create(
     gateway: PaymentGateway | None = None,
     replaces: Pledge | None = None,
     shipping_country: str = "",
+    referrer: User | None = None,
 ) -> Pledge:
     """Pledge to `tier` (or without a reward) with add-ons and an extra amount, paying with `payment_method`; a
     reward that ships goes to `shipping_country` (refused with `not_shipped_there` where no rate applies).
+    `referrer`: the member whose share link brought the backer (never the backer: `referrer_self`); a change
+    (`replaces`) keeps the replaced pledge's referrer instead.
 
     Raises SoldOut when a limited tier has no free slot (nothing is recorded), PaymentDeclined when the card
     says no (the pledge is kept as declined, its slot freed), GatewayDown when the gateway does not answer (the
@@ -296,13 +302,15 @@ def pledge_create(
         and Membership.objects.filter(team_id=campaign.owner_team_id, user=backer, role__in=EDITOR_ROLES).exists()
     ):
         raise Forbidden("You cannot back your own campaign.", code="own_campaign")
+    if referrer is not None and referrer.pk == backer.pk and replaces is None:
+        raise Invalid("A pledge cannot be referred by its own backer.", code="referrer_self", field="ref")
     quote = pledge_quote(campaign=campaign, tier=tier, addons=addons, extra=extra, shipping_country=shipping_country)
     # Changing to another amount in the same limited tier keeps the place the old pledge holds (it moves to the
     # new pledge once that is authorized), so a full tier does not stop a backer from changing their own pledge.
     keeps_place = replaces is not None and tier is not None and replaces.tier_id == tier.pk
     try:
         pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
-                         replaces=replaces, claim_place=not keeps_place)  # fmt: skip
+                         replaces=replaces, claim_place=not keeps_place, referrer=referrer)  # fmt: skip
     except IntegrityError as exc:
         # The same key in two requests at once (a double click): the other one recorded the pledge; this one
         # follows it as a retry would. (Another live replacement of `replaces` is a change already under way.)
