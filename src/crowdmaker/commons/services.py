@@ -40,6 +40,7 @@ from crowdmaker.commons.models import (
     VersionFile,
 )
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.core.images import image_check, image_store
 from crowdmaker.core.text import clean_text
 from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Membership, Role, Team, User
 from crowdmaker.protocol.manifest import FAMILY, PROVIDES, REQUIRES, validate_manifest
@@ -469,54 +470,24 @@ def _store_version_files(version: DesignVersion, files: list[tuple[UploadedFile,
 
 # --- images --------------------------------------------------------------------------------------------------
 
-# The type is read from the file's first bytes, never from its name or the browser's claim.
-IMAGE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-)
 
-
-def _sniff_image(head: bytes) -> tuple[str, str] | None:
-    for signature, content_type, extension in IMAGE_SIGNATURES:
-        if head.startswith(signature):
-            return content_type, extension
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp", "webp"
-    return None
-
-
-@transaction.atomic
 def design_image_add(*, actor: User, design: Design, upload: UploadedFile, alt: str = "") -> DesignImage:
-    """Store a PNG, JPEG or WebP picture (at most 5 MiB) for the design's page.
+    """Store a PNG, JPEG or WebP picture (at most 5 MiB, its type sniffed from the content) for the design's page.
 
     A refused upload leaves nothing behind: the file is written to storage only after every check, and removed
-    again if the row cannot be saved.
+    again if the row cannot be saved or its transaction cannot commit (`core.images.image_store`).
     """
-    locked = Design.objects.select_for_update(of=("self",)).select_related("owner_team").filter(pk=design.pk).first()
-    if locked is None:
-        raise NotFound("No design has this address.")
-    _check_editor(locked, actor)
-    alt = clean_text(alt, field="alt", max_length=200)
-    size = upload.size or 0
-    if size <= 0:
-        raise Invalid("The file is empty.", code="file_empty", field="file")
-    if size > MAX_IMAGE_BYTES:
-        raise Invalid(f"An image may be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", code="file_too_large",
-                      field="file")  # fmt: skip
-    upload.seek(0)
-    kind = _sniff_image(upload.read(16))
-    upload.seek(0)
-    if kind is None:
-        raise Invalid("Only PNG, JPEG and WebP images are accepted.", code="file_type", field="file")
-    if DesignImage.objects.filter(design=locked).count() >= MAX_IMAGES_PER_DESIGN:
-        raise Conflict(f"A design may have at most {MAX_IMAGES_PER_DESIGN} images.", code="too_many_images")
-    content_type, extension = kind
-    name = default_storage.save(f"designs/{locked.pk}/{uuid.uuid4().hex}.{extension}", upload)
-    try:
-        with transaction.atomic():
-            return DesignImage.objects.create(
-                design=locked, file=name, content_type=content_type, size=size, alt=alt, uploaded_by=actor
-            )
-    except BaseException:
-        default_storage.delete(name)
-        raise
+    with image_store() as store, transaction.atomic():
+        locked = (
+            Design.objects.select_for_update(of=("self",)).select_related("owner_team").filter(pk=design.pk).first()
+        )
+        if locked is None:
+            raise NotFound("No design has this address.")
+        _check_editor(locked, actor)
+        alt = clean_text(alt, field="alt", max_length=200)
+        image = image_check(upload, max_bytes=MAX_IMAGE_BYTES)
+        if DesignImage.objects.filter(design=locked).count() >= MAX_IMAGES_PER_DESIGN:
+            raise Conflict(f"A design may have at most {MAX_IMAGES_PER_DESIGN} images.", code="too_many_images")
+        name = store.save(upload, image, folder=f"designs/{locked.pk}")
+        return DesignImage.objects.create(design=locked, file=name, content_type=image.content_type,
+                                          size=image.size, alt=alt, uploaded_by=actor)  # fmt: skip
