@@ -3,9 +3,10 @@ pledges by demo makers paid with the sandbox's `sandbox-card-ok`.
 
 `climate-node-run` (ada, all-or-nothing, EUR) and `lumen-panel-batch` (the Light Lab team, all-or-nothing, EUR)
 hold their pledges until the deadline; `workbench-2020-batch` (Workshop Commons, flexible, SEK) captures at once,
-so its public ledger has entries. Writes go only through `funding.services` and `funding.pledges`. Idempotent by
-natural key: a campaign by its slug, a pledge by its backer and request key; a campaign no longer open gets no
-new pledges.
+so its public ledger has entries. The hardware rewards ship at rates by region, cheaper to the makers' own country
+(the heavy workbench kit only within Europe). Writes go only through `funding.services` and `funding.pledges`.
+Idempotent by natural key: a campaign by its slug, a pledge by its backer and request key; a campaign no longer
+open gets no new pledges.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class DemoTier:
     limit: int | None = None
     description: str = ""
     delivery_months: int = 6  # after today
+    shipping: tuple[tuple[str, int], ...] = ()  # (region or country code, minor units); none: nothing ships
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,15 @@ class DemoPledge:
     tier: str | None  # a tier's title, or None for no reward
     addons: dict[str, int] = field(default_factory=dict)  # add-on title -> quantity
     extra: int = 0
+    ship_to: str = ""  # the country a shipped reward goes to
+
+
+# A small parcel from Berlin (a postal tariff, rounded up): Germany, the rest of Europe, North America, the world.
+SMALL_PARCEL_FROM_DE = (("DE", 450), ("europe", 900), ("north-america", 1_900), ("world", 2_400))
+# A flat parcel with an aluminium panel, from the Netherlands.
+PANEL_PARCEL_FROM_NL = (("NL", 550), ("europe", 1_200), ("world", 3_500))
+# 25 kg of aluminium profile on a pallet, from Sweden (öre): the Nordics, the rest of Europe, nowhere else.
+PALLET_FROM_SE = (("SE", 39_000), ("NO", 69_000), ("DK", 59_000), ("FI", 59_000), ("europe", 119_000))
 
 
 @dataclass(frozen=True)
@@ -95,9 +106,29 @@ is above it; the rest pays the test jig, the shop's setup and the maker's time."
             ("Can I build my own instead?", "Of course: the design is open (CERN-OHL-W-2.0), files and BOM included."),
         ),
         tiers=(
-            DemoTier("Early bird", 2_900, 1_450, limit=50, description="One Climate Node at the early price."),
-            DemoTier("Climate Node", 3_500, 1_450, description="One assembled and tested Climate Node."),
-            DemoTier("Three-room pack", 9_500, 4_350, quantity=3, description="Three nodes, for a small flat."),
+            DemoTier(
+                "Early bird",
+                2_900,
+                1_450,
+                limit=50,
+                description="One Climate Node at the early price.",
+                shipping=SMALL_PARCEL_FROM_DE,
+            ),
+            DemoTier(
+                "Climate Node",
+                3_500,
+                1_450,
+                description="One assembled and tested Climate Node.",
+                shipping=SMALL_PARCEL_FROM_DE,
+            ),
+            DemoTier(
+                "Three-room pack",
+                9_500,
+                4_350,
+                quantity=3,
+                description="Three nodes, for a small flat.",
+                shipping=SMALL_PARCEL_FROM_DE,
+            ),
         ),
         addons=(
             ("Wall mount", 400, 120, "A printed bracket with two screws."),
@@ -108,11 +139,11 @@ is above it; the rest pays the test jig, the shop's setup and the maker's time."
             (400_000, "CO₂ sensor edition", "A second run with a CO₂ sensor, offered to backers first."),
         ),
         pledges=(
-            DemoPledge("emil", "Early bird", {"Wall mount": 1}),
-            DemoPledge("bruno", "Climate Node"),
-            DemoPledge("chen", "Three-room pack", {"Spare vented case": 1}),
+            DemoPledge("emil", "Early bird", {"Wall mount": 1}, ship_to="DE"),
+            DemoPledge("bruno", "Climate Node", ship_to="SE"),
+            DemoPledge("chen", "Three-room pack", {"Spare vented case": 1}, ship_to="CA"),
             DemoPledge("dara", None, extra=1_000),
-            DemoPledge("farah", "Early bird", extra=500),
+            DemoPledge("farah", "Early bird", extra=500, ship_to="NL"),
         ),
     ),
     DemoCampaign(
@@ -134,15 +165,29 @@ Every panel is dimmable to 1 % without flicker and runs from any 15 W USB-C char
         risks="Aluminium prices move; the declared unit cost is our quote today, valid until the deadline.",
         faq=(("Can I mount it on the ceiling?", "Yes, with the ceiling kit add-on."),),
         tiers=(
-            DemoTier("Lumen panel", 7_900, 3_800, description="One Lumen panel and a USB-C cable."),
-            DemoTier("A pair", 15_000, 7_600, quantity=2, limit=100, description="Two panels, for a room."),
+            DemoTier(
+                "Lumen panel",
+                7_900,
+                3_800,
+                description="One Lumen panel and a USB-C cable.",
+                shipping=PANEL_PARCEL_FROM_NL,
+            ),
+            DemoTier(
+                "A pair",
+                15_000,
+                7_600,
+                quantity=2,
+                limit=100,
+                description="Two panels, for a room.",
+                shipping=PANEL_PARCEL_FROM_NL,
+            ),
         ),
         addons=(("Ceiling kit", 1_200, 450, "Bracket, cable channel and screws."),),
         stretch_goals=((350_000, "Tunable white", "A tunable-white (2200-5000 K) version for every backer."),),
         pledges=(
-            DemoPledge("emil", "A pair", {"Ceiling kit": 2}),
-            DemoPledge("ada", "Lumen panel"),
-            DemoPledge("bruno", "Lumen panel", {"Ceiling kit": 1}),
+            DemoPledge("emil", "A pair", {"Ceiling kit": 2}, ship_to="DE"),
+            DemoPledge("ada", "Lumen panel", ship_to="GB"),
+            DemoPledge("bruno", "Lumen panel", {"Ceiling kit": 1}, ship_to="SE"),
         ),
     ),
     DemoCampaign(
@@ -162,10 +207,10 @@ Every panel is dimmable to 1 % without flicker and runs from any 15 W USB-C char
 Flexible funding: each kit ordered is made, whatever the total.""",
         risks="None beyond our saw: a kit may take two weeks longer in busy months.",
         faq=(),
-        tiers=(DemoTier("Workbench kit", 180_000, 95_000, delivery_months=3),),
+        tiers=(DemoTier("Workbench kit", 180_000, 95_000, delivery_months=3, shipping=PALLET_FROM_SE),),
         addons=(),
         stretch_goals=(),
-        pledges=(DemoPledge("emil", "Workbench kit"), DemoPledge("chen", None, extra=25_000)),
+        pledges=(DemoPledge("emil", "Workbench kit", ship_to="DE"), DemoPledge("chen", None, extra=25_000)),
     ),
 )
 
@@ -178,6 +223,16 @@ def _months_ahead(months: int) -> date:
     today = timezone.now().date()
     month = today.month - 1 + months
     return date(today.year + month // 12, month % 12 + 1, 1)
+
+
+def _rates(tier: DemoTier) -> list[services.ShippingRateIn]:
+    """A two-letter destination is a country, a longer one a region."""
+    return [
+        services.ShippingRateIn(amount=amount, country=to)
+        if len(to) == 2
+        else services.ShippingRateIn(amount=amount, region=to)
+        for to, amount in tier.shipping
+    ]
 
 
 def _create(spec: DemoCampaign, actor: User, team: Team | None, version: DesignVersion) -> int:
@@ -193,6 +248,7 @@ def _create(spec: DemoCampaign, actor: User, team: Team | None, version: DesignV
             actor=actor, campaign=campaign, title=tier.title, price=tier.price, unit_cost=tier.unit_cost,
             description=tier.description, limit=tier.limit, items=[(version, tier.quantity)],
             delivery_month=_months_ahead(tier.delivery_months),
+            shipping=_rates(tier),
         )  # fmt: skip
     for title, price, unit_cost, description in spec.addons:
         services.addon_add(actor=actor, campaign=campaign, title=title, price=price, unit_cost=unit_cost,
@@ -215,7 +271,7 @@ def _pledge(spec: DemoCampaign, campaign: Campaign, wanted: DemoPledge, backer: 
     tier = Tier.objects.get(campaign=campaign, title=wanted.tier) if wanted.tier else None
     addons = {AddOn.objects.get(campaign=campaign, title=title).pk: n for title, n in wanted.addons.items()}
     pledges.pledge_create(backer=backer, campaign=campaign, tier=tier, addons=addons, extra=wanted.extra,
-                          payment_method=sandbox.CARD_OK, request_key=key)  # fmt: skip
+                          payment_method=sandbox.CARD_OK, request_key=key, shipping_country=wanted.ship_to)  # fmt: skip
     return True
 
 

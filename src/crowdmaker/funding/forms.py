@@ -1,5 +1,5 @@
-"""Forms of the funding pages: a pledge (tier, add-ons, extra amount, card), a new campaign, a tier, an add-on and a
-stretch goal.
+"""Forms of the funding pages: a pledge (tier, add-ons, shipping country, extra amount, card), a new campaign, a tier
+(with its shipping rates), a tier's shipping rates, an add-on and a stretch goal.
 
 A form parses what a browser sends into what `funding.services` and `funding.pledges` take: amounts typed as
 decimals ("12.50") become integer minor units of the campaign's currency without a float (the commons' parser),
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from crowdmaker.commons.forms import BomLineError, OwnerMixin, amount_to_minor, minor_to_amount
 from crowdmaker.core.errors import DomainError
+from crowdmaker.funding.countries import COUNTRIES, REGIONS, WORLD, destination_name, shipping_order
 from crowdmaker.funding.models import (
     STORY_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
@@ -29,7 +30,13 @@ from crowdmaker.funding.models import (
 )
 from crowdmaker.funding.pledges import MAX_ADDON_QUANTITY
 from crowdmaker.funding.selectors import tier_places_left
-from crowdmaker.funding.services import MAX_CAMPAIGN_DAYS, MAX_FAQ_ENTRIES, MAX_TIER_LIMIT, MIN_CAMPAIGN_HOURS
+from crowdmaker.funding.services import (
+    MAX_CAMPAIGN_DAYS,
+    MAX_FAQ_ENTRIES,
+    MAX_TIER_LIMIT,
+    MIN_CAMPAIGN_HOURS,
+    ShippingRateIn,
+)
 from crowdmaker.ledger.gateways import payment_gateway, sandbox
 from crowdmaker.ledger.money import CURRENCIES, Money
 from crowdmaker.people.forms import ServiceForm
@@ -156,6 +163,17 @@ class PledgeForm(FundingForm):
                 widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "quantity-input"}),
             )
             self.addon_fields.append((name, addon))
+        shipped = [tier for tier in tiers if tier.shipping_rates.all()]  # prefetched by selectors.campaign_tiers
+        if shipped:  # asked only where a reward ships; the service says when the chosen one needs it
+            self.fields["shipping_country"] = forms.ChoiceField(
+                label="Ship to",
+                required=False,
+                choices=[("", "Choose the country…"), *COUNTRIES],
+                help_text="The country your reward ships to, for "
+                + ", ".join(f"“{tier.title}”" for tier in shipped)
+                + ": its shipping is added to the total.",
+                widget=forms.Select(attrs={"autocomplete": "country"}),
+            )
         if sandbox_cards:
             card = _choice_field(self, "card")
             card.choices = SANDBOX_CARDS
@@ -165,7 +183,7 @@ class PledgeForm(FundingForm):
             self.fields["card"] = forms.CharField(
                 label="Payment method", max_length=100, help_text="The payment method token from the payment form."
             )
-        self.order_fields(["tier", *(name for name, _ in self.addon_fields), "extra", "card"])
+        self.order_fields(["tier", *(name for name, _ in self.addon_fields), "shipping_country", "extra", "card"])
 
     def clean_tier(self) -> Tier | None:
         value = self.cleaned_data["tier"]
@@ -173,6 +191,10 @@ class PledgeForm(FundingForm):
 
     def clean_extra(self) -> int:
         return self.cleaned_data["extra"] or 0
+
+    def shipping_country(self) -> str:
+        """The country chosen to ship to ("" when none or when no reward ships)."""
+        return str(self.cleaned_data.get("shipping_country") or "")
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -195,6 +217,8 @@ class PledgeForm(FundingForm):
 
 def tier_label(tier: Tier, currency: str, places_left: int | None) -> str:
     label = f"{tier.title} — {Money(tier.price, currency)}"
+    if tier.shipping_rates.all():
+        label += " + shipping"
     if places_left == 0:
         label += " (sold out)"
     elif places_left is not None:
@@ -208,11 +232,87 @@ def pledge_initial(pledge: Any) -> dict[str, Any]:
         "tier": str(pledge.tier_id) if pledge.tier_id else NO_REWARD,
         "extra": minor_to_amount(pledge.extra_amount, pledge.campaign.currency) if pledge.extra_amount else "",
     }
+    if pledge.shipping_country:
+        initial["shipping_country"] = pledge.shipping_country
     for item in pledge.addons.all():
         initial[f"addon_{item.addon_id}"] = item.quantity
     if pledge.payment is not None:
         initial["card"] = pledge.payment.payment_method
     return initial
+
+
+def shipping_text(rates: Any, currency: str) -> str:
+    """A tier's rates as backers read them: "Ships to Europe 8.00 EUR, Germany 5.00 EUR, elsewhere 20.00 EUR";
+    "" for a tier without rates (nothing ships)."""
+    ordered = sorted(rates, key=shipping_order)
+    if not ordered:
+        return ""
+
+    def price(amount: int) -> str:
+        return str(Money(amount, currency)) if amount else "free"
+
+    if len(ordered) == 1 and ordered[0].region == WORLD:
+        return f"Ships worldwide: {price(ordered[0].amount)}"
+    parts = [
+        f"elsewhere {price(rate.amount)}" if rate.region == WORLD else f"{destination_name(rate)} {price(rate.amount)}"
+        for rate in ordered
+    ]
+    text = "Ships to " + ", ".join(parts)
+    return text if ordered[-1].region == WORLD else text + "; nowhere else"
+
+
+# A destination typed by name: "Europe", "North America", "Germany", "everywhere".
+_DESTINATIONS = {
+    **{name.casefold(): ("", code) for code, name in COUNTRIES},
+    **{region.name.casefold(): (code, "") for code, region in REGIONS.items()},
+    **{code.replace("-", " "): (code, "") for code in REGIONS},
+    "everywhere": (WORLD, ""),
+    "elsewhere": (WORLD, ""),
+    "worldwide": (WORLD, ""),
+}
+SHIPPING_LINE = re.compile(r"^(?P<to>.+?)(?:\s*[:=]\s*|\s+)(?P<amount>\S+)$")
+
+
+def shipping_from_text(text: str, currency: str) -> list[ShippingRateIn]:
+    """One rate a line, a destination then an amount: `europe 8.00`, `DE 5`, `Germany: 4.50`, `world 20`. A
+    destination is a region code or name, a country code or name, or world (everywhere)."""
+    rates = []
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        match = SHIPPING_LINE.fullmatch(line)
+        if match is None:
+            raise forms.ValidationError(f"Line {number}: write a region or a country, then the amount, e.g. "
+                                        "“europe 8.00”.", code="shipping")  # fmt: skip
+        to, amount_text = match["to"].strip(), match["amount"]
+        try:
+            amount = parse_amount(amount_text, currency)
+        except forms.ValidationError as error:
+            raise forms.ValidationError(f"Line {number}: {error.messages[0]}", code="shipping") from error
+        if len(to) == 2 and to.isalpha():
+            region, country = "", to.upper()
+        else:
+            region, country = _DESTINATIONS.get(" ".join(to.casefold().split()), (to.casefold(), ""))
+        rates.append(ShippingRateIn(amount=amount, region=region, country=country))
+    return rates
+
+
+def shipping_as_text(rates: Any, currency: str) -> str:
+    """The inverse of `shipping_from_text`, to show a tier's rates in the form that changes them."""
+    return "\n".join(
+        f"{rate.country or rate.region} {minor_to_amount(rate.amount, currency)}"
+        for rate in sorted(rates, key=shipping_order)
+    )
+
+
+SHIPPING_HELP = (
+    "One a line, where then what shipping costs: a region ("
+    + ", ".join(code for code in REGIONS if code != WORLD)
+    + ") or a country code (DE, US…), which overrides its region, and “world” for everywhere else, e.g. "
+    "“europe 8.00”, “DE 5.00”, “world 20.00”. Leave it empty if the reward is not shipped; without “world” it ships "
+    "only where you list."
+)
 
 
 # --- campaigns ---------------------------------------------------------------------------------------------------
@@ -370,10 +470,15 @@ class TierForm(FundingForm):
         help_text="Month and year, e.g. 2027-03.",
         widget=forms.DateInput(attrs={"type": "month"}, format=MONTH_FORMAT),
     )
+    shipping = forms.CharField(
+        label="Shipping", required=False, max_length=20_000, help_text=SHIPPING_HELP,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )  # fmt: skip
 
     def __init__(self, *args: Any, campaign: Campaign, versions: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        currency = campaign.currency
+        self.currency = currency = campaign.currency
+        _shipping_label(self, currency)
         for name in ("price", "unit_cost"):
             field = self.fields[name]
             assert isinstance(field, AmountField)
@@ -395,6 +500,9 @@ class TierForm(FundingForm):
     def clean_unit_cost(self) -> int:
         return self.cleaned_data["unit_cost"] or 0
 
+    def clean_shipping(self) -> list[ShippingRateIn]:
+        return shipping_from_text(self.cleaned_data["shipping"], self.currency)
+
     def clean_delivery_month(self) -> date | None:
         month = self.cleaned_data["delivery_month"]
         return month.replace(day=1) if month else None
@@ -409,6 +517,33 @@ class TierForm(FundingForm):
 
     def items(self) -> list[tuple[Any, int]]:
         return [(version, self.cleaned_data[name]) for name, version in self.item_fields if self.cleaned_data.get(name)]
+
+
+def _shipping_label(form: forms.Form, currency: str) -> None:
+    form.fields["shipping"].label = f"Shipping ({currency})"
+
+
+class TierShippingForm(FundingForm):
+    """The shipping rates of one of a draft's tiers; they replace the tier's rates."""
+
+    tier = forms.ChoiceField(label="Reward", error_messages={"required": "Choose the reward."})
+    shipping = forms.CharField(
+        label="Shipping", required=False, max_length=20_000, help_text=SHIPPING_HELP,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, campaign: Campaign, tiers: list[Tier], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = campaign.currency
+        self.tiers = {str(tier.pk): tier for tier in tiers}
+        _choice_field(self, "tier").choices = [(str(tier.pk), tier.title) for tier in tiers]
+        _shipping_label(self, campaign.currency)
+
+    def clean_tier(self) -> Tier:
+        return self.tiers[self.cleaned_data["tier"]]
+
+    def clean_shipping(self) -> list[ShippingRateIn]:
+        return shipping_from_text(self.cleaned_data["shipping"], self.currency)
 
 
 class AddOnForm(FundingForm):

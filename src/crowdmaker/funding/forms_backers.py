@@ -218,10 +218,11 @@ class SurveyAnswerForm(FundingForm):
         super().add_domain_error(error)
 
 
-def survey_initial(response: SurveyResponse | None) -> dict[str, Any] | None:
-    """The form's values from the backer's answer, to change it."""
+def survey_initial(response: SurveyResponse | None, shipping_country: str = "") -> dict[str, Any] | None:
+    """The form's values from the backer's answer, to change it; before an answer, the country the pledge paid
+    shipping to (if any)."""
     if response is None or response.answered_at is None:
-        return None
+        return {"country": shipping_country} if shipping_country else None
     names = ("ship_to", "address_line1", "address_line2", "postal_code", "city", "region", "country", "phone")
     initial: dict[str, Any] = {name: getattr(response, name) for name in names}
     initial.update({f"question_{pk}": choice for pk, choice in response.answers.items()})

@@ -88,6 +88,7 @@ class TotalRow:
     label: str
     pledges: int
     amount: Money
+    shipping: Money  # of `amount`, what the backers paid for shipping
     not_sent: int
     sent: int
     delivered: int
@@ -105,6 +106,7 @@ def _counts() -> dict[str, Count | Coalesce]:
     return {
         "pledges": Count("pk"),
         "amount": Coalesce(Sum("amount"), 0),
+        "shipping": Coalesce(Sum("shipping_amount"), 0),
         # No fulfilment row is "not sent".
         "not_sent": Count("pk", filter=Q(fulfilment__isnull=True) | Q(**{status: FulfilmentStatus.NOT_SENT})),
         "sent": Count("pk", filter=Q(**{status: FulfilmentStatus.SENT})),
@@ -113,8 +115,9 @@ def _counts() -> dict[str, Count | Coalesce]:
 
 
 def _row(key: str, label: str, values: Mapping[str, Any], currency: str) -> TotalRow:
-    return TotalRow(key, label, values["pledges"], Money(values["amount"], currency), values["not_sent"],
-                    values["sent"], values["delivered"])  # fmt: skip
+    return TotalRow(key, label, values["pledges"], Money(values["amount"], currency),
+                    Money(values["shipping"], currency), values["not_sent"], values["sent"],
+                    values["delivered"])  # fmt: skip
 
 
 def fulfilment_totals(*, campaign: Campaign) -> FulfilmentTotals:

@@ -1,6 +1,6 @@
 """The backer report of a campaign: a CSV, streamed, one row per pledge of its backers (a backer who pledged twice
-has two rows under one backer number), with the reward, add-ons, amount, survey answer, shipping address and
-fulfilment, for the campaign's editors only.
+has two rows under one backer number), with the reward, add-ons, amount (and the shipping paid in it), survey
+answer, shipping address and fulfilment, for the campaign's editors only.
 
 Privacy: the report gives the makers what they need to deliver, and the rest only where the backer allowed it.
   - E-mail address and shipping address (with the recipient's name and phone): on rows with a reward to ship,
@@ -34,7 +34,7 @@ CHUNK_SIZE = 500  # pledges read per query while streaming
 BOM = "\ufeff"
 
 COLUMNS = [
-    "backer_number", "pledge", "name", "email", "tier", "add_ons", "amount", "currency", "pledge_status",
+    "backer_number", "pledge", "name", "email", "tier", "add_ons", "amount", "shipping_amount", "currency", "pledge_status",
     "pledged_at", "survey_answered_at", "ship_to", "address_line1", "address_line2", "city", "postal_code",
     "region", "shipping_country", "country_name", "phone",
 ]  # fmt: skip
@@ -99,6 +99,7 @@ def _rows(campaign: Campaign) -> Iterator[list[str]]:
             pledge.tier.title if pledge.tier is not None else "No reward",
             "; ".join(f"{item.quantity} x {item.addon.title}" for item in pledge.addons.all()),
             minor_to_amount(pledge.amount, campaign.currency),
+            minor_to_amount(pledge.shipping_amount, campaign.currency),
             campaign.currency,
             pledge.status,
             _when(pledge.created_at),

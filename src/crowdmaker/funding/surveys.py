@@ -6,7 +6,8 @@ opening, or later pledges at the next periodic run), its backer is e-mailed an i
 the answer until the lock date. The periodic job (`survey_reminders_run`, idempotent) invites the backers not
 invited yet and reminds those who have not answered, at most SURVEY_MAX_REMINDERS times, SURVEY_REMINDER_EVERY
 apart: each invitation and reminder is claimed on its row before its mail goes out, so none is sent twice.
-Never touches money or pledges.
+A pledge that paid shipping to a country ships there: the answer's country must be it. Never touches money or
+pledges.
 """
 
 from __future__ import annotations
@@ -242,6 +243,14 @@ def survey_answer(
             raise NotFound("The makers have not sent their survey yet.", code="no_survey")
         survey_require_open(survey, now)
         fields = _clean_address(address)
+        if pledge.shipping_country and fields["country"] != pledge.shipping_country:
+            paid_for = COUNTRY_NAMES.get(pledge.shipping_country, pledge.shipping_country)
+            raise Invalid(
+                f"Your pledge paid shipping to {paid_for}, so the reward ships to an address there. To have it "
+                "shipped to another country, change your pledge before the campaign's deadline, or write to the "
+                "makers.",
+                code="country_not_pledged", field="country",
+            )  # fmt: skip
         questions = list(SurveyQuestion.objects.filter(survey=survey, tier_id=pledge.tier_id))
         fields["answers"] = _clean_answers(questions, answers)  # type: ignore[assignment]
         response, _ = SurveyResponse.objects.get_or_create(pledge=pledge, defaults={"survey": survey})

@@ -26,15 +26,18 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from crowdmaker.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from crowdmaker.core.markdown import markdown_html
-from crowdmaker.funding import pledges, selectors, services
+from crowdmaker.funding import pledges, referrals, selectors, services
+from crowdmaker.funding.countries import COUNTRY_NAMES
 from crowdmaker.funding.forms import (
     AddOnForm,
     CampaignForm,
     PledgeForm,
     StretchGoalForm,
     TierForm,
+    TierShippingForm,
     faq_text,
     pledge_initial,
+    shipping_text,
     uses_sandbox,
 )
 from crowdmaker.funding.models import AddOn, Campaign, CampaignStatus, FundingModel, Pledge, PledgeStatus
@@ -139,6 +142,7 @@ class TierView:
     places_left: int | None
     available: bool
     items: list[Any]
+    shipping: str  # "Ships to Europe 8.00 EUR, …"; "" when nothing ships
 
 
 def _tier_views(campaign: Campaign) -> list[TierView]:
@@ -151,6 +155,7 @@ def _tier_views(campaign: Campaign) -> list[TierView]:
             places_left=selectors.tier_places_left(tier),
             available=selectors.tier_available(tier, now),
             items=list(tier.items.all()),
+            shipping=shipping_text(tier.shipping_rates.all(), campaign.currency),
         )
         for tier in selectors.campaign_tiers(campaign=campaign)
     ]
@@ -192,9 +197,14 @@ def _campaign_context(request: HttpRequest, campaign: Campaign) -> dict[str, Any
 @require_safe
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(request, slug)
+    viewer = _viewer(request)
+    # ?ref=<handle>: the first share link followed to this campaign is credited with the pledge made from here.
+    referrals.referral_remember(session=request.session, campaign=campaign, ref=request.GET.get("ref"), viewer=viewer)
     context = _campaign_context(request, campaign)
     context.update(story_html=markdown_html(campaign.story), risks_html=markdown_html(campaign.risks))
     context["faq"] = [{"question": e["question"], "answer_html": markdown_html(e["answer"])} for e in campaign.faq]
+    if viewer is not None and campaign.status == CampaignStatus.LIVE:
+        context["share_url"] = request.build_absolute_uri(referrals.share_path(campaign=campaign, member=viewer))
     return render(request, "funding/campaign_detail.html", context)
 
 
@@ -209,6 +219,8 @@ class QuoteView:
     reward: Money
     addons: list[tuple[AddOn, int, Money]]
     extra: Money
+    shipping: Money
+    shipping_country: str  # the country's name; "" when nothing ships
     total: Money
     unit_cost: Money
     fee: Money
@@ -224,6 +236,8 @@ def _quote_view(campaign: Campaign, form: PledgeForm, quote: pledges.PledgeQuote
         reward=Money(tier.price if tier else 0, currency),
         addons=[(addon, quantity, Money(addon.price * quantity, currency)) for addon, quantity in quote.addons],
         extra=Money(quote.extra_amount, currency),
+        shipping=Money(quote.shipping_amount, currency),
+        shipping_country=COUNTRY_NAMES.get(quote.shipping_country, ""),
         total=Money(quote.amount, currency),
         unit_cost=Money(quote.unit_cost, currency),
         fee=Money(quote.fee, currency),
@@ -244,7 +258,8 @@ def _quote(campaign: Campaign, form: PledgeForm) -> pledges.PledgeQuote | None:
     """The quote of a valid form, or None with the refusal added to the form."""
     try:
         return pledges.pledge_quote(
-            campaign=campaign, tier=form.cleaned_data["tier"], addons=form.addons(), extra=form.cleaned_data["extra"]
+            campaign=campaign, tier=form.cleaned_data["tier"], addons=form.addons(), extra=form.cleaned_data["extra"],
+            shipping_country=form.shipping_country(),
         )
     except DomainError as exc:
         form.add_domain_error(exc)
@@ -310,10 +325,13 @@ def _pledge_post(request: HttpRequest, step: PledgeStep) -> HttpResponse:
     if action != "confirm" or not REQUEST_KEY.fullmatch(request_key):
         return _render_review(request, step, form, quote, uuid.uuid4().hex)
     data = form.cleaned_data
-    arguments = {"payment_method": data["card"], "tier": data["tier"], "addons": form.addons(), "extra": data["extra"]}
+    arguments = {"payment_method": data["card"], "tier": data["tier"], "addons": form.addons(), "extra": data["extra"],
+                 "shipping_country": form.shipping_country()}  # fmt: skip
     try:
         if step.replacing is None:
-            pledge = pledges.pledge_create(backer=me, campaign=campaign, request_key=request_key, **arguments)
+            referrer = referrals.referral_for(session=request.session, campaign=campaign, backer=me)
+            pledge = pledges.pledge_create(backer=me, campaign=campaign, request_key=request_key, referrer=referrer,
+                                           **arguments)  # fmt: skip
         else:
             pledge = pledges.pledge_change(backer=me, pledge_id=step.replacing.pk, request_key=request_key, **arguments)
     except PaymentDeclined:
@@ -377,12 +395,16 @@ class PledgeRow:
     pledge: Pledge
     amount: Money
     fee: Money | None
+    shipping: Money | None = None  # None when nothing ships
+    shipping_country: str = ""  # the country's name
 
 
 def _row(pledge: Pledge) -> PledgeRow:
     currency = pledge.campaign.currency
     fee = Money(pledge.payment.fee_quoted, currency) if pledge.payment is not None else None
-    return PledgeRow(pledge, Money(pledge.amount, currency), fee)
+    shipping = Money(pledge.shipping_amount, currency) if pledge.shipping_country else None
+    return PledgeRow(pledge, Money(pledge.amount, currency), fee, shipping,
+                     COUNTRY_NAMES.get(pledge.shipping_country, pledge.shipping_country))  # fmt: skip
 
 
 @login_required
@@ -482,14 +504,17 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     return redirect("funding:campaign_edit", slug=campaign.slug)
 
 
-EDIT_FORMS = {"tier": TierForm, "addon": AddOnForm, "stretch": StretchGoalForm}
+EDIT_FORMS = {"tier": TierForm, "shipping": TierShippingForm, "addon": AddOnForm, "stretch": StretchGoalForm}
 
 
 def _edit_forms(campaign: Campaign, versions: list[Any], bound: tuple[str, Any] | None = None) -> dict[str, Any]:
     forms: dict[str, Any] = {}
+    tiers = list(campaign.tiers.order_by("position", "id"))
     for name, form_class in EDIT_FORMS.items():
         data = bound[1] if bound and bound[0] == name else None
-        extra = {"versions": versions} if form_class is TierForm else {}
+        extra: dict[str, Any] = {"versions": versions} if form_class is TierForm else {}
+        if form_class is TierShippingForm:
+            extra = {"tiers": tiers}
         forms[f"{name}_form"] = form_class(data, prefix=name, campaign=campaign, **extra)
     return forms
 
@@ -502,9 +527,13 @@ def _add(me: User, campaign: Campaign, name: str, form: Any) -> str:
             actor=me, campaign=campaign, title=data["title"], price=data["price"], description=data["description"],
             unit_cost=data["unit_cost"], limit=data["limit"], items=form.items(),
             available_from=data["available_from"], available_until=data["available_until"],
-            delivery_month=data["delivery_month"],
+            delivery_month=data["delivery_month"], shipping=data["shipping"],
         )  # fmt: skip
         return f"The reward “{tier.title}” is added."
+    if name == "shipping":
+        rates = services.tier_shipping_set(actor=me, tier=data["tier"], rates=data["shipping"])
+        shipping = shipping_text(rates, campaign.currency) or "Not shipped"
+        return f"The shipping of “{data['tier'].title}” is set: {shipping}."
     if name == "addon":
         addon = services.addon_add(actor=me, campaign=campaign, title=data["title"], price=data["price"],
                                    unit_cost=data["unit_cost"], description=data["description"])  # fmt: skip
@@ -537,7 +566,7 @@ def campaign_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, f"“{campaign.title}” is published: backers can pledge from its start.")
                 return redirect("funding:campaign_detail", slug=campaign.slug)
             if action not in EDIT_FORMS:
-                raise Invalid("Choose what to add: a reward, an add-on or a stretch goal.")
+                raise Invalid("Choose what to add: a reward, its shipping, an add-on or a stretch goal.")
             forms = _edit_forms(campaign, versions, (action, request.POST))
             form = forms[f"{action}_form"]
             if form.is_valid():

@@ -232,7 +232,9 @@ def survey_answer(request: HttpRequest, pledge_id: int) -> HttpResponse:
     except NotFound as exc:
         raise Http404(exc.message) from exc
     data = request.POST if request.method == "POST" else None
-    form = SurveyAnswerForm(data, initial=survey_initial(page.response), questions=page.questions)
+    form = SurveyAnswerForm(
+        data, initial=survey_initial(page.response, page.pledge.shipping_country), questions=page.questions
+    )
     status, refusal = 200, ""
     if request.method == "POST":
         try:
