@@ -32,7 +32,7 @@ def test_a_newcomer_builds_a_complete_system_from_the_catalog(
     page.get_by_label("E-mail address").fill("nia@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.locator("summary", has_text="Account")).to_be_visible()  # signed in: the account menu
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My systems").click()
     page.get_by_label("Name").fill("Smart home starter")
@@ -69,6 +69,7 @@ def test_a_newcomer_builds_a_complete_system_from_the_catalog(
     # The share link opens the same system read-only, for anyone.
     share = page.get_by_label("Share link").input_value()
     assert share.startswith(base + "/systems/shared/")
+    page.locator("summary", has_text="Account").click()
     page.get_by_role("button", name="Log out").click()
     page.goto(share)
     expect(page.get_by_role("heading", level=1)).to_have_text("Smart home starter")

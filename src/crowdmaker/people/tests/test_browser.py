@@ -30,6 +30,7 @@ def test_sign_up_log_out_log_in_create_a_team_and_see_it_on_the_profile(
     expect(page).to_have_url(base + "/makers/grace/")
     expect(page.get_by_role("status")).to_contain_text("Welcome to Crowdmaker, Grace Hopper!")
 
+    page.locator("summary", has_text="Account").click()
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(base + "/")
     navigation = page.get_by_role("navigation", name="Main")
@@ -40,7 +41,7 @@ def test_sign_up_log_out_log_in_create_a_team_and_see_it_on_the_profile(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(base + "/")
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.locator("summary", has_text="Account")).to_be_visible()  # signed in: the account menu
 
     page.get_by_role("link", name="Teams", exact=True).click()
     page.get_by_role("link", name="New team").click()
@@ -51,6 +52,7 @@ def test_sign_up_log_out_log_in_create_a_team_and_see_it_on_the_profile(
     expect(page).to_have_url(base + "/teams/compiler-guild/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Compiler Guild")
 
+    page.locator("summary", has_text="Account").click()
     page.get_by_role("link", name="My profile").click()
     expect(page).to_have_url(base + "/makers/grace/")
     expect(page.get_by_role("link", name="Compiler Guild")).to_be_visible()
