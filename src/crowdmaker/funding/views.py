@@ -260,7 +260,7 @@ def _quote(campaign: Campaign, form: PledgeForm) -> pledges.PledgeQuote | None:
         return pledges.pledge_quote(
             campaign=campaign, tier=form.cleaned_data["tier"], addons=form.addons(), extra=form.cleaned_data["extra"],
             shipping_country=form.shipping_country(),
-        )
+        )  # fmt: skip
     except DomainError as exc:
         form.add_domain_error(exc)
         return None
@@ -504,7 +504,12 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     return redirect("funding:campaign_edit", slug=campaign.slug)
 
 
-EDIT_FORMS = {"tier": TierForm, "shipping": TierShippingForm, "addon": AddOnForm, "stretch": StretchGoalForm}
+EDIT_FORMS: dict[str, type[Any]] = {
+    "tier": TierForm,
+    "shipping": TierShippingForm,
+    "addon": AddOnForm,
+    "stretch": StretchGoalForm,
+}
 
 
 def _edit_forms(campaign: Campaign, versions: list[Any], bound: tuple[str, Any] | None = None) -> dict[str, Any]:
