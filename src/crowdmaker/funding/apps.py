@@ -1,5 +1,5 @@
 """App config of `funding`: registers campaigns as owners of ledger accounts, and its periodic jobs (settlement,
-pending pledges, survey reminders, backers' e-mail left unsent)."""
+pending pledges, survey reminders, backers' e-mail left unsent, refunds left pending)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ RESUME_PLEDGES_EVERY = timedelta(minutes=5)
 # when a reminder is due), and unsent e-mails of updates and messages are sent (backer_mail.RESUME_AFTER).
 SURVEY_REMINDERS_EVERY = timedelta(hours=1)
 BACKER_MAIL_RESUME_EVERY = timedelta(minutes=10)
+# How often refunds left pending are looked for (refunds.REFUND_STALE_AFTER says how old they must be).
+RESUME_REFUNDS_EVERY = timedelta(minutes=5)
 
 
 class FundingConfig(AppConfig):
@@ -36,3 +38,5 @@ class FundingConfig(AppConfig):
                                     every=SURVEY_REMINDERS_EVERY)  # fmt: skip
         scheduler.register_periodic(name="funding.backer_mail_resume", task=backer_tasks.backer_mail_resume,
                                     every=BACKER_MAIL_RESUME_EVERY)  # fmt: skip
+        scheduler.register_periodic(name="funding.refunds_resume_stale", task=tasks.refunds_resume_stale,
+                                    every=RESUME_REFUNDS_EVERY)  # fmt: skip

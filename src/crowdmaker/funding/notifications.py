@@ -67,3 +67,29 @@ def send_pledge_dropped_email(*, pledge_id: int) -> None:
     if pledge is None:
         return
     _send(pledge, f"Your pledge to {_title(pledge)} was dropped", "funding/email/pledge_dropped.txt")
+
+
+def send_refund_email(*, refund_id: int) -> None:
+    """Tell the backer what was refunded of their pledge, why, and the makers' message (once it succeeded)."""
+    from crowdmaker.funding.models import Refund, RefundStatus
+
+    refund = (
+        Refund.objects.select_related("pledge__campaign", "pledge__backer__profile")
+        .filter(pk=refund_id, status=RefundStatus.SUCCEEDED)
+        .first()
+    )
+    if refund is None:
+        return
+    pledge = refund.pledge
+    context = {
+        "refund": refund,
+        "pledge": pledge,
+        "refunded": Money(refund.amount, pledge.campaign.currency),
+        "pledge_url": _pledge_url(pledge),
+        "name": pledge.backer.profile.display_name if hasattr(pledge.backer, "profile") else pledge.backer.email,
+    }
+    try:
+        send_mail(f"A refund of your pledge to {_title(pledge)}", render_to_string("funding/email/refund.txt", context),
+                  None, [pledge.backer.email])  # fmt: skip
+    except OSError:  # the pledge's page shows the refund too; mail is a courtesy
+        logger.exception("could not send the e-mail of refund %s", refund.pk)

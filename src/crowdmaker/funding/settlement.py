@@ -647,10 +647,10 @@ class CampaignBooks:
     """A campaign's pledges against its public ledger, in minor units of its currency."""
 
     captured: int  # what the pledges' payments captured
-    refunded: int  # what was refunded of it
+    refunded: int  # what was refunded of it, and the refunds under way (posted before the gateway answers)
     fees: int  # the platform fees the ledger kept on those payments (net of fees refunded)
     received: int  # what the campaign's received account took in: captures less fees and refunds
-    distributed: int  # what it passed on to its makers
+    distributed: int  # what it passed on to its makers, less what refunds took back from them (clawbacks)
     balance: int  # what it holds now
 
     @property
@@ -661,23 +661,34 @@ class CampaignBooks:
                 and self.balance == self.received - self.distributed)  # fmt: skip
 
 
+# What a refund after the distribution takes back from the makers into the campaign's received account
+# (funding.refunds).
+CLAWBACK = "refund-clawback"
+# Postings between a campaign's received account and its makers, out and back; a reversal counts as what it reverses.
+_MAKERS_KINDS = (DISTRIBUTION, CLAWBACK)
+
+
 def campaign_books(*, campaign: Campaign) -> CampaignBooks:
-    """Read a campaign's books: its pledges' payments and its ledger. Three queries; reads only."""
+    """Read a campaign's books: its pledges' payments and its ledger. Four queries; reads only."""
     money = Payment.objects.filter(pledge__campaign=campaign).aggregate(
         captured=Coalesce(Sum("captured_amount"), 0), refunded=Coalesce(Sum("refunded_amount"), 0)
     )
+    under_way = PaymentOperation.objects.filter(
+        payment__pledge__campaign=campaign, kind=PaymentOperationKind.REFUND, status=OperationStatus.PENDING
+    ).aggregate(total=Coalesce(Sum("amount"), 0))["total"]
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT coalesce(sum(l.amount) FILTER (WHERE t.kind <> %(distribution)s), 0),
-                   coalesce(-sum(l.amount) FILTER (WHERE t.kind = %(distribution)s), 0),
+            SELECT coalesce(sum(l.amount) FILTER (WHERE NOT coalesce(o.kind, t.kind) = ANY(%(makers)s)), 0),
+                   coalesce(-sum(l.amount) FILTER (WHERE coalesce(o.kind, t.kind) = ANY(%(makers)s)), 0),
                    coalesce(sum(l.amount), 0)
             FROM ledger_account a
             JOIN ledger_leg l ON l.account_id = a.id
             JOIN ledger_transaction t ON t.id = l.transaction_id
+            LEFT JOIN ledger_transaction o ON o.id = t.reverses_id
             WHERE a.owner_kind = 'campaign' AND a.owner_id = %(campaign)s AND a.purpose = %(received)s
             """,
-            {"distribution": DISTRIBUTION, "campaign": str(campaign.pk), "received": payments.RECEIVED},
+            {"makers": list(_MAKERS_KINDS), "campaign": str(campaign.pk), "received": payments.RECEIVED},
         )
         received, distributed, balance = cursor.fetchone()
         cursor.execute(
@@ -692,5 +703,5 @@ def campaign_books(*, campaign: Campaign) -> CampaignBooks:
             {"campaign": campaign.pk, "revenue": payments.REVENUE},
         )
         (fees,) = cursor.fetchone()
-    return CampaignBooks(captured=int(money["captured"]), refunded=int(money["refunded"]), fees=int(fees),
+    return CampaignBooks(captured=int(money["captured"]), refunded=int(money["refunded"]) + int(under_way), fees=int(fees),
                          received=int(received), distributed=int(distributed), balance=int(balance))  # fmt: skip

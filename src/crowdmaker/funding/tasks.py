@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from crowdmaker.funding import notifications, pledges, settlement
+from crowdmaker.funding import notifications, pledges, refunds, settlement
 
 
 @task()
@@ -32,3 +32,15 @@ def capture_declined_email_send(pledge_id: int, attempt: int) -> None:
 def pledge_dropped_email_send(pledge_id: int) -> None:
     """Tell the backer their pledge was dropped after the grace period; enqueued after commit by settlement."""
     notifications.send_pledge_dropped_email(pledge_id=pledge_id)
+
+
+@task()
+def refunds_resume_stale() -> dict[str, int]:
+    """Finish refunds left pending (a request died, the gateway was down), without refunding anyone twice."""
+    return refunds.refunds_resume_stale()
+
+
+@task()
+def refund_email_send(refund_id: int) -> None:
+    """Tell the backer of a refund and the makers' message; enqueued after commit by `refunds`."""
+    notifications.send_refund_email(refund_id=refund_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from crowdmaker.funding import views, views_backers
+from crowdmaker.funding import views, views_backers, views_refunds
 
 app_name = "funding"
 
@@ -34,4 +34,8 @@ urlpatterns: list[URLPattern] = [
         name="fulfilment_update",
     ),
     path("pledges/<int:pledge_id>/survey/", views_backers.survey_answer, name="survey_answer"),
+    # Refunds by the campaign's editors (funding.views_refunds).
+    path("campaigns/<str:slug>/backers/<int:pledge_id>/refund/", views_refunds.refund_new, name="refund_new"),
+    path("campaigns/<str:slug>/refunds/", views_refunds.refund_list, name="refund_list"),
+    path("campaigns/<str:slug>/refunds/<int:refund_id>/retry/", views_refunds.refund_retry, name="refund_retry"),
 ]

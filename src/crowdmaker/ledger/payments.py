@@ -816,8 +816,28 @@ def _fee_refunded(payment: Payment, refunded: int) -> int:
     return allocate(total, [payment.captured_amount - payment.fee_amount, payment.fee_amount])[1].amount
 
 
+def refund_fee_part(*, payment: Payment, amount: int) -> int:
+    """The part of a refund of `amount` minor units, made now, that the platform gives back of its fee (the rest is
+    taken from the payee's received account): the fee share of the refunds up to this one less that of the refunds
+    before it, so partial refunds that add up to the whole give back exactly the fee."""
+    return _fee_refunded(payment, payment.refunded_amount + amount) - _fee_refunded(payment, payment.refunded_amount)
+
+
+# Called inside the locked transaction that starts a refund, before its posting, with the payment and the part of
+# the refund taken from the payee's received account: it may write what must stand or fall with the refund.
+RefundCover = Callable[[Payment, Money], None]
+# Called inside the transaction that records a declined refund and reverses its posting, with the decline's reason.
+RefundDeclined = Callable[[str], None]
+
+
 def payment_refund(
-    *, payment: Payment, amount: Money, reference: str | None = None, gateway: PaymentGateway | None = None
+    *,
+    payment: Payment,
+    amount: Money,
+    reference: str | None = None,
+    gateway: PaymentGateway | None = None,
+    cover: RefundCover | None = None,
+    on_decline: RefundDeclined | None = None,
 ) -> Payment:
     """Give back part or all of a captured payment, taking it back from the payee and the fee proportionally, to
     the payer (through their payments account) and out through the gateway.
@@ -825,6 +845,12 @@ def payment_refund(
     The ledger posting is made first, in the locked transaction (so a payee that has paid the money on is
     refused with InsufficientFunds before the gateway moves anything); a declined refund is reversed. The same
     reference resumes a pending refund.
+
+    `cover` runs in that locked transaction, once, when the refund starts (not when a pending one is resumed):
+    a payee whose received money has been passed on (a campaign's proceeds distributed to its makers) moves it
+    back there first, and records what the refund is for, all or nothing with the refund's operation and posting.
+    `on_decline` runs in the transaction that records a decline and reverses the posting (when this call is the
+    one that learns of the decline), to undo what `cover` wrote.
     """
     gateway = _gateway_for(payment, gateway)
     reference = reference or f"{payment.reference}:refund:{uuid.uuid4().hex}"
@@ -852,12 +878,22 @@ def payment_refund(
                 raise Invalid(f"A refund gives back more than zero and at most {Money(refundable, payment.currency)}.",
                               code="refund_amount_invalid", field="amount")  # fmt: skip
             operation = _begin(payment, kind=PaymentOperationKind.REFUND, reference=reference, amount=amount.amount)
+            if cover is not None:
+                fee_part = refund_fee_part(payment=payment, amount=amount.amount)
+                cover(payment, Money(amount.amount - fee_part, payment.currency))
             _post_refund(payment, operation, gateway)
 
     try:
         refund = _call(lambda: gateway.refund(payment.capture_id, amount, reference=reference))
     except Declined as exc:
-        payment = _record_decline(payment, operation, exc, outcome=None, undo=_reverse_refund)
+        reason = exc.reason
+
+        def undo(payment: Payment, operation: PaymentOperation) -> None:
+            _reverse_refund(payment, operation)
+            if on_decline is not None:
+                on_decline(reason)
+
+        payment = _record_decline(payment, operation, exc, outcome=None, undo=undo)
         raise _declined(payment, exc, "refund") from exc
 
     with transaction.atomic():
@@ -878,9 +914,7 @@ def payment_refund(
 def _post_refund(payment: Payment, operation: PaymentOperation, gateway: PaymentGateway) -> None:
     accounts = _accounts(payment, gateway.name)
     amount = Money(operation.amount, payment.currency)
-    fee_part = _fee_refunded(payment, payment.refunded_amount + amount.amount) - _fee_refunded(
-        payment, payment.refunded_amount
-    )
+    fee_part = refund_fee_part(payment=payment, amount=amount.amount)
     legs = []
     if amount.amount - fee_part:
         legs.append((accounts.received, Money(-(amount.amount - fee_part), payment.currency)))

@@ -8,6 +8,9 @@ Payment methods (pass as `payment_method`):
     sandbox-card-network-error-once    the first authorize() of a reference fails with GatewayUnavailable;
                                        calling again with the same reference succeeds
     sandbox-card-capture-fails         authorizes, but capture() is declined (reason "capture_failed")
+    sandbox-card-refund-fails-once     authorizes and captures; the first refund() of the charge is declined
+                                       (reason "refund_failed", again if that reference is asked again); a
+                                       refund under another reference after it succeeds
 
 Payout destinations: anything, except `sandbox-bank-closed`, which is declined (reason "account_closed").
 Webhooks are signed with HMAC-SHA256 of the raw payload under CROWDMAKER_SANDBOX_WEBHOOK_SECRET, sent as
@@ -51,7 +54,11 @@ CARD_DECLINED = "sandbox-card-declined"
 CARD_INSUFFICIENT_FUNDS = "sandbox-card-insufficient-funds"
 CARD_NETWORK_ERROR_ONCE = "sandbox-card-network-error-once"
 CARD_CAPTURE_FAILS = "sandbox-card-capture-fails"
-CARDS = (CARD_OK, CARD_DECLINED, CARD_INSUFFICIENT_FUNDS, CARD_NETWORK_ERROR_ONCE, CARD_CAPTURE_FAILS)
+CARD_REFUND_FAILS_ONCE = "sandbox-card-refund-fails-once"
+CARDS = (CARD_OK, CARD_DECLINED, CARD_INSUFFICIENT_FUNDS, CARD_NETWORK_ERROR_ONCE, CARD_CAPTURE_FAILS,
+         CARD_REFUND_FAILS_ONCE)  # fmt: skip
+# The record of a refund the sandbox declined (CARD_REFUND_FAILS_ONCE), kept under its reference.
+_REFUND_DECLINED = "refund-declined"
 BANK_CLOSED = "sandbox-bank-closed"
 
 _AUTH_PREFIX = "sandbox-auth-"
@@ -131,7 +138,7 @@ class SandboxGateway(PaymentGateway):
     def _first_answer(payment_method: str) -> str:
         if payment_method == CARD_NETWORK_ERROR_ONCE:
             return "unreachable"
-        if payment_method in (CARD_OK, CARD_CAPTURE_FAILS):
+        if payment_method in (CARD_OK, CARD_CAPTURE_FAILS, CARD_REFUND_FAILS_ONCE):
             return "authorized"
         return "declined"
 
@@ -206,17 +213,33 @@ class SandboxGateway(PaymentGateway):
             if capture is None or capture.charge_id is None:
                 raise Declined("unknown_capture", f"The sandbox knows no capture {capture_id!r}.")
             charge = SandboxCharge.objects.select_for_update().get(pk=capture.charge_id)
-            done = self._repeat("refund", reference, amount)
-            if done is None:
-                refundable = charge.captured_amount - charge.refunded_amount
-                if amount.currency != charge.currency or not 0 < amount.amount <= refundable:
-                    raise Declined("amount_invalid", f"A refund takes more than zero and at most {refundable}.")
-                charge.refunded_amount += amount.amount
-                charge.save(update_fields=["refunded_amount"])
-                done = self._record(
-                    kind="refund", reference=reference, charge=charge, amount=amount.amount, currency=amount.currency
-                )
+            refusal = self._refund_fails_once(charge, reference, amount)
+            if refusal is None:
+                done = self._repeat("refund", reference, amount)
+                if done is None:
+                    refundable = charge.captured_amount - charge.refunded_amount
+                    if amount.currency != charge.currency or not 0 < amount.amount <= refundable:
+                        raise Declined("amount_invalid", f"A refund takes more than zero and at most {refundable}.")
+                    charge.refunded_amount += amount.amount
+                    charge.save(update_fields=["refunded_amount"])
+                    done = self._record(kind="refund", reference=reference, charge=charge, amount=amount.amount,
+                                        currency=amount.currency)  # fmt: skip
+        if refusal is not None:  # raised after the commit that remembers it
+            raise refusal
         return Refund(id=_operation_id(done), capture_id=capture_id, amount=amount)
+
+    def _refund_fails_once(self, charge: SandboxCharge, reference: str, amount: Money) -> Declined | None:
+        """CARD_REFUND_FAILS_ONCE: the charge's first refund is declined, and so is that reference whenever it is
+        asked again (recorded, as a provider remembers what it answered); any other refund goes ahead."""
+        if charge.payment_method != CARD_REFUND_FAILS_ONCE:
+            return None
+        declined = SandboxOperation.objects.filter(kind=_REFUND_DECLINED, charge=charge)
+        if not declined.filter(reference=reference).exists():
+            if declined.exists() or SandboxOperation.objects.filter(kind="refund", charge=charge).exists():
+                return None
+            self._record(kind=_REFUND_DECLINED, reference=reference, charge=charge, amount=amount.amount,
+                         currency=amount.currency)  # fmt: skip
+        return Declined("refund_failed", "The sandbox declined the refund (test card); a later refund succeeds.")
 
     @staticmethod
     def _operation_number(operation_id: str) -> int:

@@ -1,0 +1,123 @@
+"""Pages of refunds for a campaign's editors: the form that refunds a captured pledge (everything left or chosen
+items, a reason, a message to the backer) and the campaign's refunds with their status, a failed one with a Retry
+button. The backer sees their pledge's refunds on its page (`templatetags.funding_refunds`).
+
+Views parse input with `funding.forms_refunds`, read through the selectors of `funding.refunds` and write through
+one of its services; a refusal is shown next to the field it concerns and changes nothing. Editors only (403 to
+anyone else); a draft is 404 to all but its editors.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from crowdmaker.core.errors import DomainError, Forbidden, NotFound
+from crowdmaker.funding import refunds, selectors
+from crowdmaker.funding.forms_refunds import RefundForm
+from crowdmaker.funding.models import Campaign, Pledge, RefundStatus
+from crowdmaker.ledger.money import Money
+from crowdmaker.people.models import User
+
+REFUNDS_PER_PAGE = 50
+
+
+def _me(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # callers are behind login_required
+    return user
+
+
+def _editor_campaign(request: HttpRequest, slug: str) -> Campaign:
+    try:
+        campaign = selectors.campaign_visible(slug=slug, viewer=_me(request))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    if not selectors.campaign_can_edit(campaign=campaign, user=_me(request)):
+        raise PermissionDenied("Only the campaign's owners and maintainers may refund its backers.")
+    return campaign
+
+
+def _pledge(campaign: Campaign, pledge_id: int) -> Pledge:
+    try:
+        return refunds.pledge_of_campaign(campaign=campaign, pledge_id=pledge_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _render_form(request: HttpRequest, campaign: Campaign, pledge: Pledge, form: RefundForm,
+                 status: int = 200) -> HttpResponse:  # fmt: skip
+    context = {
+        "campaign": campaign,
+        "pledge": pledge,
+        "form": form,
+        "pledged": Money(pledge.amount, campaign.currency),
+        "left": bool(form.left),
+        "earlier": [(refund, Money(refund.amount, campaign.currency)) for refund in refunds.refunds_of_pledge(pledge=pledge)],
+    }
+    return render(request, "funding/refund_form.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def refund_new(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
+    campaign = _editor_campaign(request, slug)
+    pledge = _pledge(campaign, pledge_id)
+    left = refunds.refundable_items(pledge=pledge)
+    if request.method == "GET":
+        return _render_form(request, campaign, pledge, RefundForm(left=left, currency=campaign.currency))
+    form = RefundForm(request.POST, left=left, currency=campaign.currency)
+    if not form.is_valid():
+        return _render_form(request, campaign, pledge, form, status=400)
+    full, items = form.choices()
+    try:
+        refund = refunds.refund_create(actor=_me(request), pledge=pledge, full=full, items=items,
+                                       reason=form.cleaned_data["reason"], message=form.cleaned_data["message"],
+                                       reference=f"refund-form-{form.cleaned_data['token']}")  # fmt: skip
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        form.add_domain_error(exc)
+        return _render_form(request, campaign, pledge, form, status=exc.status)
+    amount = Money(refund.amount, campaign.currency)
+    if refund.status == RefundStatus.FAILED:
+        messages.error(request, f"The refund of {amount} on pledge #{pledge.pk} failed: {refund.failure} Retry it.")
+    else:
+        messages.success(request, f"{amount} of pledge #{pledge.pk} is refunded; the backer is told by e-mail.")
+    return redirect(reverse("funding:refund_list", args=[campaign.slug]) + f"#refund-{refund.pk}")
+
+
+@login_required
+@require_safe
+def refund_list(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _editor_campaign(request, slug)
+    page = Paginator(refunds.refunds_of_campaign(campaign=campaign), REFUNDS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(refund, Money(refund.amount, campaign.currency)) for refund in page]
+    return render(request, "funding/refund_list.html", {"campaign": campaign, "page": page, "rows": rows})
+
+
+@login_required
+@require_POST
+def refund_retry(request: HttpRequest, slug: str, refund_id: int) -> HttpResponse:
+    campaign = _editor_campaign(request, slug)
+    try:
+        refund = refunds.refund_of_campaign(campaign=campaign, refund_id=refund_id)
+        refund = refunds.refund_retry(actor=_me(request), refund=refund)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        messages.error(request, f"Refund #{refund_id} was not retried: {exc.message}")
+        return redirect(reverse("funding:refund_list", args=[campaign.slug]) + f"#refund-{refund_id}")
+    if refund.status == RefundStatus.FAILED:
+        messages.error(request, f"Refund #{refund.pk} failed again: {refund.failure}")
+    else:
+        messages.success(request, f"Refund #{refund.pk} went through; the backer is told by e-mail.")
+    return redirect(reverse("funding:refund_list", args=[campaign.slug]) + f"#refund-{refund.pk}")
