@@ -364,6 +364,14 @@ class PledgeIn(QuoteIn):
                                 description="A payment method token, e.g. the sandbox's sandbox-card-ok.")  # fmt: skip
 
 
+class PledgeCreateIn(PledgeIn):
+    ref: str | None = Field(
+        None, min_length=1, max_length=30,
+        description="The handle of the member whose share link brought you (credited on the makers' dashboard). "
+        "An unknown handle is refused (422 referrer_unknown), and so is your own (422 referrer_self).",
+    )  # fmt: skip
+
+
 class QuoteAddOnOut(Schema):
     id: int
     title: str
@@ -487,6 +495,16 @@ def _addon_choices(payload: QuoteIn) -> dict[int, int]:
 
 def _shipping_rates(rates: list[ShippingRateIn]) -> list[services.ShippingRateIn]:
     return [services.ShippingRateIn(amount=r.amount, region=r.region, country=r.country) for r in rates]
+
+
+def _referrer(handle: str | None) -> User | None:
+    """The member a pledge's `ref` names; an unknown one is bad input (422), not a missing page."""
+    if handle is None:
+        return None
+    try:
+        return people_selectors.user_by_handle(handle=handle)
+    except NotFound as exc:
+        raise Invalid("No member has this handle.", code="referrer_unknown", field="ref") from exc
 
 
 def _tier_choice(campaign: Campaign, payload: QuoteIn) -> Tier | None:
@@ -636,7 +654,7 @@ def pledge_quote(request: HttpRequest, slug: str, payload: QuoteIn) -> dict[str,
     summary="Pledge to a tier (with add-ons and an extra) or without a reward; authorized at once",
 )
 @idempotent
-def pledge_create(request: HttpRequest, slug: str, payload: PledgeIn) -> Status:
+def pledge_create(request: HttpRequest, slug: str, payload: PledgeCreateIn) -> Status:
     """The amount is authorized on the payment method now and captured only if the campaign succeeds (at once for
     a flexible campaign). Ask `/pledges/quote` first for the fee. 402: the card was declined (the pledge is kept as
     declined). 409 `sold_out`: a limited tier has no place left (nothing was recorded). 503: the gateway did not
@@ -646,6 +664,7 @@ def pledge_create(request: HttpRequest, slug: str, payload: PledgeIn) -> Status:
         backer=signed_in_user(request), campaign=campaign, payment_method=payload.payment_method,
         tier=_tier_choice(campaign, payload), addons=_addon_choices(payload), extra=payload.extra,
         request_key=idempotency_reference(request, "pledge"), shipping_country=payload.shipping_country,
+        referrer=_referrer(payload.ref),
     )  # fmt: skip
     return Status(201, selectors.pledge_of(backer=signed_in_user(request), pledge_id=pledge.pk))
 
