@@ -1,5 +1,6 @@
 """JSON API of talking to backers and shipping: a campaign's updates (read as the caller may, posted by its editors),
-its comments, a backer's survey answer, the editors' fulfilment status and the backer report as CSV.
+its comments (paged, hidden ones for their author and the moderators only, hidden and shown again by the
+moderators), a backer's survey answer, the editors' fulfilment status and the backer report as CSV.
 
 A router of its own, mounted beside `funding.api`'s; handlers parse input and call one service of
 `funding.updates`, `funding.surveys`, `funding.fulfilment` or `funding.reports`, never write themselves. A
@@ -10,16 +11,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from crowdmaker.core.api import ErrorOut, InputSchema
 from crowdmaker.core.errors import Invalid
 from crowdmaker.funding import fulfilment, reports, selectors, surveys, updates
 from crowdmaker.funding.api import ERRORS, PUBLIC_ERRORS
-from crowdmaker.funding.backers import campaign_editor_ids
-from crowdmaker.funding.models import Campaign, Comment, Fulfilment, Tier
+from crowdmaker.funding.models import Campaign, Fulfilment, Tier
 from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
 from crowdmaker.people.models import User
 
@@ -115,33 +116,60 @@ class CommentAuthorOut(Schema):
 
 class ReplyOut(Schema):
     id: int
-    author: CommentAuthorOut
-    body: str
+    author: CommentAuthorOut | None = Field(..., description="null: a hidden comment shown to someone else.")
+    body: str | None = Field(..., description="Plain text; null: a hidden comment shown to someone else.")
     created_at: datetime
+    hidden: bool = Field(
+        ..., description="Hidden by the campaign's makers or an operator. Only its author and the moderators get "
+        "its body; anyone else gets no hidden reply, and a hidden comment only as the empty head of answers.",
+    )  # fmt: skip
+    hidden_reason: str | None = Field(None, description="Why it was hidden, for its author and the moderators.")
 
 
 class CommentOut(ReplyOut):
     replies: list[ReplyOut] = Field(..., description="The editors' answers, oldest first.")
 
 
-def _reply_out(comment: Comment, editors: set[int]) -> dict[str, Any]:
-    author = comment.author
-    return {
-        "id": comment.pk, "body": comment.body, "created_at": comment.created_at,
-        "author": {"handle": author.handle, "name": author.profile.display_name, "editor": author.pk in editors},
-    }  # fmt: skip
+class CommentPageOut(Schema):
+    results: list[CommentOut] = Field(..., description=f"At most {updates.COMMENTS_PER_PAGE}, newest first.")
+    next: str | None = Field(..., description="The next (older) page; null: this is the last.")
 
 
-def _comment_out(comment: Comment, editors: set[int]) -> dict[str, Any]:
-    return {**_reply_out(comment, editors), "replies": [_reply_out(r, editors) for r in comment.replies.all()]}
+class HideIn(InputSchema):
+    reason: str = Field("", max_length=updates.COMMENT_REASON_MAX_LENGTH, description="For its author; optional.")
 
 
-@router.get("/campaigns/{slug}/comments", auth=PUBLIC_AUTH, response={200: list[CommentOut], **PUBLIC_ERRORS},
-            summary="A campaign's comments with the editors' answers, oldest first")  # fmt: skip
-def comments_list(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
+def _reply_out(view: updates.CommentView) -> dict[str, Any]:
+    comment = view.comment
+    out: dict[str, Any] = {"id": comment.pk, "created_at": comment.created_at, "hidden": view.hidden,
+                           "author": None, "body": None, "hidden_reason": None}  # fmt: skip
+    if view.readable:
+        author = comment.author
+        out.update(author={"handle": author.handle, "name": author.profile.display_name, "editor": view.by_editor},
+                   body=comment.body, hidden_reason=comment.hidden_reason if view.hidden else None)  # fmt: skip
+    return out
+
+
+def _comment_out(view: updates.CommentView) -> dict[str, Any]:
+    return {**_reply_out(view), "replies": [_reply_out(reply) for reply in view.replies]}
+
+
+@router.get("/campaigns/{slug}/comments", auth=PUBLIC_AUTH, response={200: CommentPageOut, **PUBLIC_ERRORS},
+            summary=f"A campaign's comments, newest first, {updates.COMMENTS_PER_PAGE} a page, with the editors' "
+                    "answers")  # fmt: skip
+def comments_list(
+    request: HttpRequest, slug: str,
+    before: int | None = Query(None, ge=1, description="Cursor: the id of the last comment of the previous page "
+                               "(what `next` carries); omitted: the newest comments."),
+) -> dict[str, Any]:  # fmt: skip
     campaign = _visible(request, slug)
-    editors = campaign_editor_ids(campaign=campaign)
-    return [_comment_out(comment, editors) for comment in updates.comments_of(campaign=campaign)]
+    page = updates.comments_page(campaign=campaign, viewer=_viewer(request), before=before,
+                                 hidden_as_placeholders=False)  # fmt: skip
+    url = request.build_absolute_uri(request.path)
+    return {
+        "results": [_comment_out(view) for view in page.comments],
+        "next": f"{url}?{urlencode({'before': page.older})}" if page.older is not None else None,
+    }
 
 
 @router.post("/campaigns/{slug}/comments", response={201: CommentOut, **ERRORS},
@@ -150,7 +178,24 @@ def comment_post(request: HttpRequest, slug: str, payload: CommentIn) -> Status:
     campaign = _visible(request, slug)
     comment = updates.comment_post(actor=signed_in_user(request), campaign=campaign, body=payload.body,
                                    parent_id=payload.parent)  # fmt: skip
-    return Status(201, _comment_out(comment, campaign_editor_ids(campaign=campaign)))
+    return Status(201, _comment_out(updates.comment_view_of(campaign=campaign, viewer=signed_in_user(request),
+                                                            comment_id=comment.pk)))  # fmt: skip
+
+
+@router.post("/campaigns/{slug}/comments/{comment_id}/hide", response={200: CommentOut, **ERRORS},
+             summary="Hide a comment or an answer, with an optional reason (editors and operators)")  # fmt: skip
+def comment_hide(request: HttpRequest, slug: str, comment_id: int, payload: HideIn) -> dict[str, Any]:
+    campaign, me = _visible(request, slug), signed_in_user(request)
+    updates.comment_hide(actor=me, campaign=campaign, comment_id=comment_id, reason=payload.reason)
+    return _comment_out(updates.comment_view_of(campaign=campaign, viewer=me, comment_id=comment_id))
+
+
+@router.post("/campaigns/{slug}/comments/{comment_id}/unhide", response={200: CommentOut, **ERRORS},
+             summary="Show a hidden comment or answer to everyone again (editors and operators)")  # fmt: skip
+def comment_unhide(request: HttpRequest, slug: str, comment_id: int) -> dict[str, Any]:
+    campaign, me = _visible(request, slug), signed_in_user(request)
+    updates.comment_unhide(actor=me, campaign=campaign, comment_id=comment_id)
+    return _comment_out(updates.comment_view_of(campaign=campaign, viewer=me, comment_id=comment_id))
 
 
 # --- the backer's survey ----------------------------------------------------------------------------------------

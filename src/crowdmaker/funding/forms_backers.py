@@ -1,4 +1,5 @@
-"""Forms of the pages where makers talk to backers and ship their rewards: an update, a comment or reply, a message
+"""Forms of the pages where makers talk to backers and ship their rewards: an update, a comment or reply (and hiding
+one), a message
 to a group of backers, the survey's opening (options per reward, lock date), a backer's answer, a reward's
 fulfilment status.
 
@@ -31,6 +32,7 @@ from crowdmaker.funding.models import (
     UpdateAudience,
 )
 from crowdmaker.funding.surveys import INTRO_MAX_LENGTH, SURVEY_MAX_LOCK, AddressIn, QuestionIn
+from crowdmaker.funding.updates import COMMENT_REASON_MAX_LENGTH
 
 MARKDOWN_HELP = "Markdown: **bold**, *italic*, [a link](https://example.org), lists with “- ”."
 
@@ -70,6 +72,11 @@ class CommentForm(FundingForm):
         super().__init__(*args, **kwargs)
         if reply:
             self.fields["body"].label = "Your answer"
+
+
+class CommentHideForm(FundingForm):
+    reason = forms.CharField(label="Reason (optional)", required=False, max_length=COMMENT_REASON_MAX_LENGTH,
+                             help_text="Shown to the comment's author.")  # fmt: skip
 
 
 class MessageForm(FundingForm):

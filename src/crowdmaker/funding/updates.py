@@ -1,10 +1,12 @@
 """How a campaign's makers talk to its backers: updates (public or backers-only, optionally to chosen tiers),
-comments (backers and editors; editors answer), and messages to a filtered group of backers.
+comments (backers and editors; editors answer; editors and operators hide and unhide them; read newest first, a page
+at a time), and messages to a filtered group of backers.
 
 Owns Update, UpdateDelivery, Comment, BackerMessage and MessageDelivery. The backers an update or a message
 addresses are recorded with it, one delivery per (update or message, backer), in the transaction that posts it;
 a task enqueued after commit e-mails exactly them (`funding.backer_mail`), and a rerun finds them sent. Who may
-read a backers-only update is decided by the same rule as who is e-mailed it. Never touches money or pledges.
+read a backers-only update is decided by the same rule as who is e-mailed it; who may read a hidden comment (its
+author and the moderators) by `comments_page`, which the pages and the API share. Never touches money or pledges.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -25,6 +27,7 @@ from crowdmaker.funding import selectors
 from crowdmaker.funding.backers import (
     backed_tier_ids,
     backer_ids,
+    campaign_editor_ids,
     editor_required,
     pledges_to_ship,
     published_required,
@@ -192,15 +195,141 @@ def comment_post(*, actor: User, campaign: Campaign, body: str, parent_id: int |
     return Comment.objects.create(campaign=campaign, author=actor, parent=parent, body=body, created_at=now)
 
 
-def comments_of(*, campaign: Campaign) -> QuerySet[Comment]:
-    """The campaign's comments, oldest first, each with its replies and its authors' profiles (three queries)."""
+COMMENTS_PER_PAGE = 20  # top-level comments a page (the campaign page, the comments page, the API), replies under
+COMMENT_REASON_MAX_LENGTH = 200  # Comment.hidden_reason
+
+
+def comment_can_moderate(*, campaign: Campaign, user: User | None) -> bool:
+    """Whether `user` may hide and unhide the campaign's comments (and read hidden ones): its editors and the
+    platform's operators (active staff)."""
+    if user is None or not user.is_authenticated:
+        return False
+    return (user.is_active and user.is_staff) or selectors.campaign_can_edit(campaign=campaign, user=user)
+
+
+def _moderated_comment(*, actor: User, campaign: Campaign, comment_id: int) -> Comment:
+    if not comment_can_moderate(campaign=campaign, user=actor):
+        raise Forbidden("Only the campaign's owners and maintainers, or an operator, hide comments.",
+                        code="moderators_only")  # fmt: skip
+    comment = Comment.objects.select_for_update().filter(pk=comment_id, campaign=campaign).first()
+    if comment is None:
+        raise NotFound("This campaign has no such comment.", field="comment")
+    return comment
+
+
+@transaction.atomic
+def comment_hide(*, actor: User, campaign: Campaign, comment_id: int, reason: str = "",
+                 now: datetime | None = None) -> Comment:  # fmt: skip
+    """Hide a comment or a reply (editors and operators), with an optional `reason` its author and the moderators
+    read. Everyone else sees that it was hidden, not what it said; the replies under it stay. Raises Forbidden
+    (`moderators_only`), NotFound, Conflict (`comment_hidden`: already hidden) or Invalid (the reason); nothing
+    changes then."""
+    comment = _moderated_comment(actor=actor, campaign=campaign, comment_id=comment_id)
+    reason = clean_text(reason, field="reason", max_length=COMMENT_REASON_MAX_LENGTH)
+    if comment.hidden_at is not None:
+        raise Conflict("This comment is already hidden.", code="comment_hidden")
+    comment.hidden_at, comment.hidden_by, comment.hidden_reason = now or timezone.now(), actor, reason
+    comment.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
+    return comment
+
+
+@transaction.atomic
+def comment_unhide(*, actor: User, campaign: Campaign, comment_id: int) -> Comment:
+    """Show a hidden comment to everyone again (editors and operators). Raises Forbidden (`moderators_only`),
+    NotFound or Conflict (`comment_not_hidden`); nothing changes then."""
+    comment = _moderated_comment(actor=actor, campaign=campaign, comment_id=comment_id)
+    if comment.hidden_at is None:
+        raise Conflict("This comment is not hidden.", code="comment_not_hidden")
+    comment.hidden_at, comment.hidden_by, comment.hidden_reason = None, None, ""
+    comment.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
+    return comment
+
+
+@dataclass(frozen=True)
+class CommentView:
+    """A comment as one viewer sees it: `readable` says whether they may read its body (it is not hidden, or they
+    wrote it, or they moderate the campaign); `replies` are its answers, oldest first."""
+
+    comment: Comment
+    readable: bool
+    by_editor: bool
+    replies: list[CommentView]
+
+    @property
+    def hidden(self) -> bool:
+        return self.comment.hidden_at is not None
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    """One page of a campaign's comments, newest first; `older` is the `before` of the next page (None: the last)."""
+
+    comments: list[CommentView]
+    older: int | None
+    can_moderate: bool
+
+
+def comments_page(*, campaign: Campaign, viewer: User | None, before: int | None = None,
+                  per_page: int = COMMENTS_PER_PAGE, hidden_as_placeholders: bool = True) -> CommentPage:  # fmt: skip
+    """The campaign's top-level comments older than comment `before` (None: the newest), at most `per_page`, each
+    with its replies, as `viewer` may see them. Four queries whatever the number of comments and replies.
+
+    A hidden comment's body is for its author and the moderators only. With `hidden_as_placeholders` (the pages)
+    everyone else gets it as a placeholder; without (the API) a hidden reply is left out for them, and so is a
+    hidden comment unless replies they may see hang under it (then it stays as the thread's empty head).
+    Raises Invalid (`cursor_invalid`: `before` is no top-level comment of the campaign)."""
+    viewer = viewer if viewer is not None and viewer.is_authenticated else None
+    moderator = comment_can_moderate(campaign=campaign, user=viewer)
+    own = Q(author=viewer) if viewer is not None else Q(pk__in=[])
     replies = Comment.objects.select_related("author__profile").order_by("created_at", "id")
-    return (
-        Comment.objects.filter(campaign=campaign, parent__isnull=True)
-        .select_related("author__profile")
+    top = Comment.objects.filter(campaign=campaign, parent__isnull=True)
+    if not (moderator or hidden_as_placeholders):
+        replies = replies.filter(Q(hidden_at__isnull=True) | own)
+        shown_replies = Comment.objects.filter(parent=OuterRef("pk"), hidden_at__isnull=True)
+        top = top.filter(Q(hidden_at__isnull=True) | own | Exists(shown_replies))
+    if before is not None:
+        anchor = Comment.objects.filter(campaign=campaign, parent__isnull=True, pk=before).first()
+        if anchor is None:
+            raise Invalid("This is not a page of this campaign's comments: start again from the newest.",
+                          code="cursor_invalid", field="before")  # fmt: skip
+        top = top.filter(Q(created_at__lt=anchor.created_at) | Q(created_at=anchor.created_at, pk__lt=anchor.pk))
+    rows = list(
+        top.select_related("author__profile")
         .prefetch_related(Prefetch("replies", replies))
-        .order_by("created_at", "id")
+        .order_by("-created_at", "-id")[: per_page + 1]
     )
+    editors = campaign_editor_ids(campaign=campaign)
+
+    def view(comment: Comment, replies: list[CommentView]) -> CommentView:
+        readable = comment.hidden_at is None or moderator or (viewer is not None and comment.author_id == viewer.pk)
+        return CommentView(comment, readable, comment.author_id in editors, replies)
+
+    views = [view(c, [view(r, []) for r in c.replies.all()]) for c in rows[:per_page]]
+    return CommentPage(views, rows[per_page - 1].pk if len(rows) > per_page else None, moderator)
+
+
+def comment_view_of(*, campaign: Campaign, viewer: User | None, comment_id: int) -> CommentView:
+    """One comment (a top-level one with its replies, or a reply alone) as `viewer` sees it on the pages."""
+    comment = (
+        Comment.objects.filter(campaign=campaign, pk=comment_id)
+        .select_related("author__profile")
+        .prefetch_related(
+            Prefetch("replies", Comment.objects.select_related("author__profile").order_by("created_at", "id"))
+        )
+        .first()
+    )
+    if comment is None:
+        raise NotFound("This campaign has no such comment.", field="comment")
+    moderator = comment_can_moderate(campaign=campaign, user=viewer)
+    editors = campaign_editor_ids(campaign=campaign)
+    viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
+
+    def view(c: Comment, replies: list[CommentView]) -> CommentView:
+        return CommentView(c, c.hidden_at is None or moderator or c.author_id == viewer_id, c.author_id in editors,
+                           replies)  # fmt: skip
+
+    replies = [view(r, []) for r in comment.replies.all()] if comment.parent_id is None else []
+    return view(comment, replies)
 
 
 # --- messages to a group of backers -----------------------------------------------------------------------------

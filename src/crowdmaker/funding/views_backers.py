@@ -19,13 +19,16 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.middleware import HtmxDetails
 
-from crowdmaker.core.errors import DomainError, Forbidden, NotFound
+from crowdmaker.core.errors import DomainError, Forbidden, Invalid, NotFound
 from crowdmaker.funding import fulfilment, reports, selectors, surveys, updates
-from crowdmaker.funding.backers import campaign_editor_ids, pledges_to_ship
+from crowdmaker.funding.backers import pledges_to_ship
 from crowdmaker.funding.forms_backers import (
     CommentForm,
+    CommentHideForm,
     FulfilmentForm,
     MessageForm,
     SurveyAnswerForm,
@@ -37,6 +40,7 @@ from crowdmaker.funding.models import Campaign, CampaignStatus, FulfilmentStatus
 from crowdmaker.people.models import User
 
 ROWS_PER_PAGE = 50  # rewards per page of the backers page
+HTMX_VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")  # what chooses a fragment over a page
 # The backers page's filters: ?show=<key>.
 FILTERS = {
     "all": "All rewards",
@@ -136,28 +140,49 @@ def update_new(request: HttpRequest, slug: str) -> HttpResponse:
 # --- comments ---------------------------------------------------------------------------------------------------
 
 
-def _render_comments(request: HttpRequest, campaign: Campaign, form: CommentForm | None = None,
-                     reply_to: int | None = None, status: int = 200) -> HttpResponse:  # fmt: skip
+def _partial(request: HttpRequest) -> bool:
+    """Whether htmx asks for a fragment (not a boosted link or a history restore, which want the whole page)."""
+    htmx = getattr(request, "htmx", None)
+    return isinstance(htmx, HtmxDetails) and bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def _comments_context(request: HttpRequest, campaign: Campaign, page: updates.CommentPage) -> dict[str, Any]:
     viewer = _viewer(request)
-    context = {
+    return {
         "campaign": campaign,
-        "comments": list(updates.comments_of(campaign=campaign)),
+        "page": page,
         "can_comment": updates.comment_can_post(campaign=campaign, user=viewer),
         "can_reply": selectors.campaign_can_edit(campaign=campaign, user=viewer),
-        "editor_ids": campaign_editor_ids(campaign=campaign),
-        "comment_form": form if form is not None and reply_to is None else CommentForm(),
-        "reply_form": form if reply_to is not None else None,
-        "reply_to": reply_to,
+        "can_moderate": page.can_moderate,
     }
-    return render(request, "funding/update_comments.html", context, status=status)
+
+
+def _render_comments(request: HttpRequest, campaign: Campaign, form: CommentForm | None = None,
+                     reply_to: int | None = None, status: int = 200, before: int | None = None) -> HttpResponse:  # fmt: skip
+    try:
+        page = updates.comments_page(campaign=campaign, viewer=_viewer(request), before=before)
+    except Invalid as exc:  # a `before` that is no comment of this campaign: no such page
+        raise Http404(exc.message) from exc
+    context = _comments_context(request, campaign, page)
+    context.update(comment_form=form if form is not None and reply_to is None else CommentForm(),
+                   reply_form=form if reply_to is not None else None, reply_to=reply_to, before=before)  # fmt: skip
+    # htmx's "Older comments" swaps in the next page's comments alone; the same URL is the whole page otherwise.
+    template = "funding/_comment_page.html" if _partial(request) else "funding/update_comments.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, HTMX_VARY)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
 def campaign_comments(request: HttpRequest, slug: str) -> HttpResponse:
-    """The comments (and the editors' answers); a POST comments, or answers the comment `parent` (editors)."""
+    """The comments (and the editors' answers), newest first, a page at a time (`before`: the last comment of the
+    previous page); a POST comments, or answers the comment `parent` (editors)."""
     campaign = _campaign(request, slug)
     if request.method == "GET":
-        return _render_comments(request, campaign)
+        before = request.GET.get("before", "")
+        if before and not before.isdigit():
+            raise Http404("No such page of comments.")
+        return _render_comments(request, campaign, before=int(before) if before else None)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('people:login')}?next={request.path}")
     parent = request.POST.get("parent", "")
@@ -174,6 +199,66 @@ def campaign_comments(request: HttpRequest, slug: str) -> HttpResponse:
         return _render_comments(request, campaign, form, reply_to, status=exc.status)
     messages.success(request, "Your answer is posted." if reply_to else "Your comment is posted.")
     return redirect(reverse("funding:campaign_comments", args=[campaign.slug]) + f"#comment-{comment.pk}")
+
+
+def _moderated(request: HttpRequest, campaign: Campaign, comment_id: int, done: str, error: str = "",
+               status: int = 200) -> HttpResponse:  # fmt: skip
+    """After hiding or unhiding: htmx gets the comment again (with the refusal, if any); a plain form goes back to
+    the comments page at the comment with a message (a refusal: the page, with its status)."""
+    if _partial(request):
+        view = updates.comment_view_of(campaign=campaign, viewer=_viewer(request), comment_id=comment_id)
+        page = updates.CommentPage([view], None, updates.comment_can_moderate(campaign=campaign, user=_viewer(request)))
+        context = _comments_context(request, campaign, page)
+        context.update(view=view, reply=view, moderation_error=error, moderated=comment_id, reply_to=None,
+                       reply_form=None)  # fmt: skip
+        template = (
+            "funding/update_comment_item.html" if view.comment.parent_id is None else "funding/_comment_reply.html"
+        )
+        return render(request, template, context, status=status)
+    if error:
+        messages.error(request, error)
+        return _render_comments(request, campaign, status=status)
+    messages.success(request, done)
+    return redirect(reverse("funding:campaign_comments", args=[campaign.slug]) + f"#comment-{comment_id}")
+
+
+def _moderation_refused(exc: DomainError) -> None:
+    """A refusal that is no fault of the form: not a moderator (403 page), or no such comment (404 page)."""
+    _refused(exc)
+    if isinstance(exc, NotFound):
+        raise Http404(exc.message) from exc
+
+
+@login_required
+@require_POST
+def comment_hide(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
+    """Hide a comment or an answer (editors and operators), with an optional reason."""
+    campaign = _campaign(request, slug)
+    form = CommentHideForm(request.POST, prefix=f"hide-{comment_id}")
+    if not form.is_valid():
+        return _moderated(request, campaign, comment_id, "", error=str(form.errors["reason"][0]), status=400)
+    try:
+        updates.comment_hide(actor=_me(request), campaign=campaign, comment_id=comment_id,
+                             reason=form.cleaned_data["reason"])  # fmt: skip
+    except DomainError as exc:
+        _moderation_refused(exc)
+        return _moderated(request, campaign, comment_id, "", error=exc.message, status=exc.status)
+    return _moderated(
+        request, campaign, comment_id, "The comment is hidden: only its author and the moderators see it."
+    )
+
+
+@login_required
+@require_POST
+def comment_unhide(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
+    """Show a hidden comment or answer to everyone again (editors and operators)."""
+    campaign = _campaign(request, slug)
+    try:
+        updates.comment_unhide(actor=_me(request), campaign=campaign, comment_id=comment_id)
+    except DomainError as exc:
+        _moderation_refused(exc)
+        return _moderated(request, campaign, comment_id, "", error=exc.message, status=exc.status)
+    return _moderated(request, campaign, comment_id, "The comment is shown to everyone again.")
 
 
 # --- the survey -------------------------------------------------------------------------------------------------

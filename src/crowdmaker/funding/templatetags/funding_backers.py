@@ -19,7 +19,6 @@ from crowdmaker.people.models import User
 register = template.Library()
 
 LATEST_UPDATES = 3  # on the campaign page; the rest on the updates page
-LATEST_COMMENTS = 10
 
 
 @register.inclusion_tag("funding/update_section.html", takes_context=True)
@@ -28,8 +27,7 @@ def campaign_backers_section(context: template.Context, campaign: Campaign) -> d
     user = getattr(request, "user", None)
     viewer = user if isinstance(user, User) else None
     can_edit = selectors.campaign_can_edit(campaign=campaign, user=viewer)
-    comments = list(updates.comments_of(campaign=campaign).order_by("-created_at", "-id")[:LATEST_COMMENTS])
-    comments.reverse()
+    page = updates.comments_page(campaign=campaign, viewer=viewer)
     return {
         "campaign": campaign,
         "request": request,
@@ -40,7 +38,8 @@ def campaign_backers_section(context: template.Context, campaign: Campaign) -> d
         "can_edit": can_edit,
         "editor_ids": campaign_editor_ids(campaign=campaign),
         "survey_pledges": surveys.surveys_of_backer(backer=viewer, campaign=campaign) if viewer else [],
-        "comments": comments,
+        "page": page,
+        "can_moderate": page.can_moderate,
         "comment_count": Comment.objects.filter(campaign=campaign, parent__isnull=True).count(),
         "can_comment": updates.comment_can_post(campaign=campaign, user=viewer),
         "comment_form": CommentForm(),

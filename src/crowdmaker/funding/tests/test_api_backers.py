@@ -77,7 +77,7 @@ def test_comments_and_answers(world: World, api_for: Callable[..., ApiClient]) -
     assert answer.status_code == 201
     assert Comment.objects.count() == 2
 
-    listed = api_for(None).get(base).json()
+    listed = api_for(None).get(base).json()["results"]
     assert [(c["author"]["handle"], c["author"]["editor"], c["body"],
              [(r["author"]["handle"], r["author"]["editor"], r["body"]) for r in c["replies"]]) for c in listed] == [
         ("ben", False, "Does it dim?", [("ada", True, "Yes.")]),

@@ -184,11 +184,12 @@ def test_backers_comment_and_editors_answer(world: World) -> None:
     answer = updates.comment_post(actor=world.maker, campaign=world.campaign, body="Yes, in 8 steps.",
                                   parent_id=question.pk)  # fmt: skip
 
-    shown = list(updates.comments_of(campaign=world.campaign))
-    assert [(c.author.handle, c.body, [(r.author.handle, r.body) for r in c.replies.all()]) for c in shown] == [
-        ("ben", "Does it dim?\nAsking for a desk.", [("ada", "Yes, in 8 steps.")]),
+    shown = updates.comments_page(campaign=world.campaign, viewer=None).comments  # newest first
+    assert [(c.comment.author.handle, c.comment.body, [(r.comment.author.handle, r.comment.body) for r in c.replies])
+            for c in shown] == [
         ("ada", "Pledges close Friday.", []),
-    ]
+        ("ben", "Does it dim?\nAsking for a desk.", [("ada", "Yes, in 8 steps.")]),
+    ]  # fmt: skip
     assert answer.parent == question
     assert editor_note.parent is None
 
