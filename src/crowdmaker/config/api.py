@@ -12,6 +12,7 @@ from crowdmaker.core.api import router as core_router
 from crowdmaker.funding.api import router as funding_router
 from crowdmaker.funding.api_backers import router as funding_backers_router
 from crowdmaker.funding.api_dashboard import router as funding_dashboard_router
+from crowdmaker.funding.api_images import router as funding_images_router
 from crowdmaker.funding.api_refunds import router as funding_refunds_router
 from crowdmaker.ledger.api import router as ledger_router
 from crowdmaker.ledger.api_public import router as ledger_public_router
@@ -40,8 +41,9 @@ api.add_router("", commons_router)  # reads public per operation, writes signed 
 api.add_router("", systems_router)  # owner only, except the share link and "compatible" of a design
 api.add_router("", funding_router)  # campaigns public (drafts: editors only), pledges their backer's own
 api.add_router("", funding_backers_router)  # updates and comments public as allowed; surveys, fulfilment, report
-api.add_router("", funding_dashboard_router)  # a campaign's dashboard: its editors only
+api.add_router("", funding_images_router)  # a campaign's pictures: editors only (read with the campaign)
 api.add_router("", funding_refunds_router)  # refunds: the campaign's editors; a pledge's refunds: its backer
+api.add_router("", funding_dashboard_router)  # a campaign's dashboard: its editors only
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403

@@ -24,7 +24,7 @@ from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
 from crowdmaker.core.errors import Invalid, NotFound
 from crowdmaker.core.idempotency import idempotency_reference, idempotent
 from crowdmaker.core.markdown import markdown_html
-from crowdmaker.funding import pledges, selectors, services
+from crowdmaker.funding import images, pledges, selectors, services
 from crowdmaker.funding.countries import destination_name, shipping_order
 from crowdmaker.funding.models import (
     MAX_AMOUNT,
@@ -34,6 +34,7 @@ from crowdmaker.funding.models import (
     AddOn,
     BeneficiaryKind,
     Campaign,
+    CampaignImage,
     CampaignStatus,
     Pledge,
     ShippingRate,
@@ -205,6 +206,19 @@ class StretchGoalOut(Schema):
     reached: bool = Field(..., description="Whether the pledged total has reached its threshold.")
 
 
+class CampaignImageOut(Schema):
+    id: int
+    url: str = Field(..., description="Where the image is served (under MEDIA_URL, or the storage's own address).")
+    alt: str = Field(..., description="Text for people who cannot see it.")
+    content_type: str = Field(..., description="image/png, image/jpeg or image/webp, as sniffed on upload.")
+    size: int = Field(..., description="Bytes.")
+    position: int = Field(..., description="0: the cover, shown on the campaign's card.")
+
+    @staticmethod
+    def resolve_url(image: CampaignImage) -> str:
+        return image.file.url
+
+
 class CampaignDetailOut(CampaignOut):
     story: str = Field(..., description="Markdown source as written.")
     story_html: str = Field(..., description="The story rendered to sanitised HTML.")
@@ -220,6 +234,11 @@ class CampaignDetailOut(CampaignOut):
     addons: list[AddOnOut]
     stretch_goals: list[StretchGoalOut]
     can_edit: bool = Field(..., description="Whether the caller may edit it (while it is a draft).")
+    images: list[CampaignImageOut] = Field(..., description="Its pictures in order, the cover first.")
+
+    @staticmethod
+    def resolve_images(campaign: Campaign) -> list[CampaignImage]:
+        return list(images.campaign_images(campaign=campaign))
 
     @staticmethod
     def resolve_story_html(campaign: Campaign) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from crowdmaker.funding import views, views_backers, views_dashboard, views_refunds
+from crowdmaker.funding import views, views_backers, views_dashboard, views_images, views_refunds
 
 app_name = "funding"
 
@@ -15,6 +15,10 @@ urlpatterns: list[URLPattern] = [
     path("campaigns/<str:slug>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<str:slug>/edit/", views.campaign_edit, name="campaign_edit"),
     path("campaigns/<str:slug>/pledge/", views.pledge_new, name="pledge_new"),
+    path("campaigns/<str:slug>/images/", views_images.campaign_images, name="campaign_images"),
+    path(
+        "campaigns/<str:slug>/images/<int:image_id>/", views_images.campaign_image_change, name="campaign_image_change"
+    ),
     path("campaigns/<str:slug>/dashboard/", views_dashboard.campaign_dashboard, name="campaign_dashboard"),
     path("pledges/", views.pledge_list, name="pledge_list"),
     path("pledges/<int:pledge_id>/", views.pledge_detail, name="pledge_detail"),

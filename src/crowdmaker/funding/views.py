@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from crowdmaker.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from crowdmaker.core.markdown import markdown_html
-from crowdmaker.funding import pledges, referrals, selectors, services
+from crowdmaker.funding import images, pledges, referrals, selectors, services
 from crowdmaker.funding.countries import COUNTRY_NAMES
 from crowdmaker.funding.forms import (
     AddOnForm,
@@ -117,10 +117,20 @@ def _card(campaign: Campaign) -> CampaignCard:
 
 @require_safe
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = selectors.campaigns_public().select_related("owner_user__profile", "owner_team")
+    campaigns = (
+        selectors.campaigns_public()
+        .select_related("owner_user__profile", "owner_team")
+        .prefetch_related(images.cover_prefetch())
+    )
     me = _viewer(request)
     mine = (
-        list(selectors.campaigns_editable_by(user=me).select_related("owner_user__profile", "owner_team")) if me else []
+        list(
+            selectors.campaigns_editable_by(user=me)
+            .select_related("owner_user__profile", "owner_team")
+            .prefetch_related(images.cover_prefetch())
+        )
+        if me
+        else []
     )
     return render(
         request,

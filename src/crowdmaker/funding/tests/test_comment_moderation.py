@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -103,11 +104,10 @@ def test_a_refused_moderation_changes_nothing(
     before = {c.pk: state(c) for c in Comment.objects.all()}
     actor = world.maker if who == "maker" else getattr(world, who)
 
+    moderate = partial(updates.comment_hide, reason=reason) if action == "hide" else updates.comment_unhide
+
     with pytest.raises(error) as refused:
-        if action == "hide":
-            updates.comment_hide(actor=actor, campaign=world.campaign, comment_id=ids[target], reason=reason)
-        else:
-            updates.comment_unhide(actor=actor, campaign=world.campaign, comment_id=ids[target])
+        moderate(actor=actor, campaign=world.campaign, comment_id=ids[target])
 
     assert refused.value.code == code
     assert {c.pk: state(c) for c in Comment.objects.all()} == before
