@@ -298,14 +298,6 @@ def shipping_from_text(text: str, currency: str) -> list[ShippingRateIn]:
     return rates
 
 
-def shipping_as_text(rates: Any, currency: str) -> str:
-    """The inverse of `shipping_from_text`, to show a tier's rates in the form that changes them."""
-    return "\n".join(
-        f"{rate.country or rate.region} {minor_to_amount(rate.amount, currency)}"
-        for rate in sorted(rates, key=shipping_order)
-    )
-
-
 SHIPPING_HELP = (
     "One a line, where then what shipping costs: a region ("
     + ", ".join(code for code in REGIONS if code != WORLD)
@@ -313,6 +305,22 @@ SHIPPING_HELP = (
     "“europe 8.00”, “DE 5.00”, “world 20.00”. Leave it empty if the reward is not shipped; without “world” it ships "
     "only where you list."
 )
+
+
+class ShippingField(forms.CharField):
+    """Shipping rates typed one a line (`shipping_from_text`) in `currency`; cleans to the rates the services take."""
+
+    def __init__(self, *, rows: int = 3, **kwargs: Any) -> None:
+        kwargs.update(label="Shipping", required=False, max_length=20_000, help_text=SHIPPING_HELP,
+                      widget=forms.Textarea(attrs={"rows": rows, "spellcheck": "false"}))  # fmt: skip
+        super().__init__(**kwargs)
+        self.currency = ""
+
+    def clean(self, value: Any) -> list[ShippingRateIn]:
+        return shipping_from_text(super().clean(value), self.currency)
+
+    def priced_in(self, currency: str) -> None:
+        self.currency, self.label = currency, f"Shipping ({currency})"
 
 
 # --- campaigns ---------------------------------------------------------------------------------------------------
@@ -470,15 +478,12 @@ class TierForm(FundingForm):
         help_text="Month and year, e.g. 2027-03.",
         widget=forms.DateInput(attrs={"type": "month"}, format=MONTH_FORMAT),
     )
-    shipping = forms.CharField(
-        label="Shipping", required=False, max_length=20_000, help_text=SHIPPING_HELP,
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-    )  # fmt: skip
+    shipping = ShippingField()
 
     def __init__(self, *args: Any, campaign: Campaign, versions: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.currency = currency = campaign.currency
-        _shipping_label(self, currency)
+        currency = campaign.currency
+        _shipping_field(self).priced_in(currency)
         for name in ("price", "unit_cost"):
             field = self.fields[name]
             assert isinstance(field, AmountField)
@@ -500,9 +505,6 @@ class TierForm(FundingForm):
     def clean_unit_cost(self) -> int:
         return self.cleaned_data["unit_cost"] or 0
 
-    def clean_shipping(self) -> list[ShippingRateIn]:
-        return shipping_from_text(self.cleaned_data["shipping"], self.currency)
-
     def clean_delivery_month(self) -> date | None:
         month = self.cleaned_data["delivery_month"]
         return month.replace(day=1) if month else None
@@ -519,31 +521,26 @@ class TierForm(FundingForm):
         return [(version, self.cleaned_data[name]) for name, version in self.item_fields if self.cleaned_data.get(name)]
 
 
-def _shipping_label(form: forms.Form, currency: str) -> None:
-    form.fields["shipping"].label = f"Shipping ({currency})"
+def _shipping_field(form: forms.Form) -> ShippingField:
+    field = form.fields["shipping"]
+    assert isinstance(field, ShippingField)
+    return field
 
 
 class TierShippingForm(FundingForm):
     """The shipping rates of one of a draft's tiers; they replace the tier's rates."""
 
     tier = forms.ChoiceField(label="Reward", error_messages={"required": "Choose the reward."})
-    shipping = forms.CharField(
-        label="Shipping", required=False, max_length=20_000, help_text=SHIPPING_HELP,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-    )  # fmt: skip
+    shipping = ShippingField(rows=4)
 
     def __init__(self, *args: Any, campaign: Campaign, tiers: list[Tier], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.currency = campaign.currency
         self.tiers = {str(tier.pk): tier for tier in tiers}
         _choice_field(self, "tier").choices = [(str(tier.pk), tier.title) for tier in tiers]
-        _shipping_label(self, campaign.currency)
+        _shipping_field(self).priced_in(campaign.currency)
 
     def clean_tier(self) -> Tier:
         return self.tiers[self.cleaned_data["tier"]]
-
-    def clean_shipping(self) -> list[ShippingRateIn]:
-        return shipping_from_text(self.cleaned_data["shipping"], self.currency)
 
 
 class AddOnForm(FundingForm):
