@@ -4,9 +4,9 @@ pledges by demo makers paid with the sandbox's `sandbox-card-ok`.
 `climate-node-run` (ada, all-or-nothing, EUR) and `lumen-panel-batch` (the Light Lab team, all-or-nothing, EUR)
 hold their pledges until the deadline; `workbench-2020-batch` (Workshop Commons, flexible, SEK) captures at once,
 so its public ledger has entries. The hardware rewards ship at rates by region, cheaper to the makers' own country
-(the heavy workbench kit only within Europe). Writes go only through `funding.services` and `funding.pledges`.
-Idempotent by natural key: a campaign by its slug, a pledge by its backer and request key; a campaign no longer
-open gets no new pledges.
+(the heavy workbench kit only within Europe); each has a generated placeholder cover image. Writes go only through
+`funding.services`, `funding.pledges` and `funding.images`. Idempotent by natural key: a campaign by its slug, a
+pledge by its backer and request key; a campaign no longer open gets no new pledges, one with an image no cover.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from crowdmaker.commons.demo import SMART_HOME, picture
 from crowdmaker.commons.models import DesignVersion
 from crowdmaker.core.demo import Report, register_demo
-from crowdmaker.funding import pledges, services
+from crowdmaker.funding import images, pledges, services
 from crowdmaker.funding.models import AddOn, Campaign, FundingModel, Pledge, Tier
 from crowdmaker.ledger.gateways import sandbox
 from crowdmaker.ledger.money import Money
@@ -275,6 +277,19 @@ def _pledge(spec: DemoCampaign, campaign: Campaign, wanted: DemoPledge, backer: 
     return True
 
 
+def _cover(spec: DemoCampaign, campaign: Campaign, actor: User, version: DesignVersion, report: Report) -> int:
+    """A generated placeholder cover (the design's family's colours, as the demo designs' pictures), unless the
+    campaign has images already or no longer takes them."""
+    if campaign.images.exists() or campaign.status not in images.IMAGES_EDITABLE:
+        return 0
+    family = (version.design.families or [SMART_HOME])[0]
+    upload = SimpleUploadedFile(f"{spec.slug}.png", picture(spec.slug, family), "image/png")
+    images.campaign_image_add(actor=actor, campaign=campaign, upload=upload,
+                              alt=f"{spec.title}: a generated placeholder picture")  # fmt: skip
+    report(f"cover image of {spec.slug}")
+    return 1
+
+
 def load(report: Report) -> int:
     handles = {spec.actor for spec in CAMPAIGNS} | {p.backer for spec in CAMPAIGNS for p in spec.pledges}
     makers = {user.handle: user for user in User.objects.filter(handle__in=handles)}
@@ -293,6 +308,7 @@ def load(report: Report) -> int:
             report(f"campaign {spec.slug} ({spec.team or spec.actor}, {spec.funding_model}, "
                    f"goal {Money(spec.goal, spec.currency)}, {len(spec.tiers)} reward(s))")  # fmt: skip
         campaign = Campaign.objects.get(slug=spec.slug)
+        created += _cover(spec, campaign, makers[spec.actor], version, report)
         made = sum(_pledge(spec, campaign, wanted, makers[wanted.backer]) for wanted in spec.pledges)
         if made:
             report(f"{made} pledge(s) to {spec.slug} with {sandbox.CARD_OK}")

@@ -28,6 +28,7 @@ from crowdmaker.funding import pledges, services
 from crowdmaker.funding.models import (
     AddOn,
     Campaign,
+    CampaignImage,
     CampaignStatus,
     Pledge,
     PledgeStatus,
@@ -911,8 +912,13 @@ def test_the_demo_campaigns_load_once_quickly_and_their_pages_work(settings: Any
     assert Pledge.objects.filter(status=PledgeStatus.CAPTURED, campaign__slug="workbench-2020-batch").count() == 2
     assert Pledge.objects.count() == made
     assert created == Campaign.objects.count() + Tier.objects.count() + AddOn.objects.count() + (
-        StretchGoal.objects.count() + made
+        StretchGoal.objects.count() + made + CampaignImage.objects.count()
     )
+    covers = CampaignImage.objects.order_by("campaign__slug")
+    assert [(c.campaign.slug, c.position, c.content_type) for c in covers] == [
+        (slug, 0, "image/png") for slug in sorted(slugs)
+    ]
+    assert "cover image of climate-node-run" in lines
     assert "campaign climate-node-run (ada, all-or-nothing, goal 1500.00 EUR, 3 reward(s))" in lines
     assert "5 pledge(s) to climate-node-run with sandbox-card-ok" in lines
 
@@ -923,6 +929,7 @@ def test_the_demo_campaigns_load_once_quickly_and_their_pages_work(settings: Any
     assert re.findall(r'<a href="/campaigns/([^/]+)/">', listing.content.decode()) == [
         "workbench-2020-batch", "climate-node-run", "lumen-panel-batch",
     ]  # fmt: skip
+    assert listing.content.decode().count('class="campaign-card__cover"') == len(slugs)
     for slug in slugs:
         assert Client().get(f"/campaigns/{slug}/").status_code == 200
     assert "5 backers" in text(Client().get("/campaigns/climate-node-run/"))
