@@ -392,6 +392,8 @@ def test_the_report_and_the_totals_show_the_shipping(
     ]  # fmt: skip  (ties by name: France before Germany)
     assert (totals.overall.amount.amount, totals.overall.shipping.amount) == (11_300, 1_300)
     assert Pledge.objects.filter(campaign=campaign).aggregate(s=Sum("shipping_amount"))["s"] == 1_300
+    # Settled at the deadline: each capture's fee is 10 % of 50.00 - 15.00, its shipping left out.
+    assert sorted(Payment.objects.values_list("captured_amount", "fee_amount")) == [(5_500, 350), (5_800, 350)]
 
 
 # --- the JSON API ---------------------------------------------------------------------------------------------------
