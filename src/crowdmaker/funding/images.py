@@ -131,6 +131,6 @@ def campaign_images(*, campaign: Campaign) -> QuerySet[CampaignImage]:
     return CampaignImage.objects.filter(campaign=campaign).order_by("position", "id")
 
 
-def cover_prefetch() -> Prefetch[CampaignImage]:
+def cover_prefetch() -> Prefetch[str]:
     """Prefetch each campaign's cover (its first image, if any) as `covers`: one query for a whole list."""
     return Prefetch("images", queryset=CampaignImage.objects.order_by("position", "id")[:1], to_attr="covers")
