@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from crowdmaker.conftest import ApiClient
+from crowdmaker.conftest import BROWSER_MISSING, PASSWORD, ApiClient
 from crowdmaker.core.errors import Forbidden
 from crowdmaker.funding import dashboard, pledges, referrals, selectors, services
 from crowdmaker.funding.models import Campaign, Pledge, PledgeStatus, TierSlot
@@ -444,3 +444,47 @@ def test_the_api_refuses_an_unknown_or_own_referrer_and_records_nothing(
     assert state() == before
     refused(api_pledge(client, live, "p-3", ref=""), 422, "validation_error")
     assert state() == before
+
+
+# --- in the browser --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(BROWSER_MISSING, reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+def test_in_the_browser_a_member_copies_their_link_and_the_maker_reads_the_dashboard(
+    live_server: Any, transactional_db: None, page: Any, world: World, user: User, other_user: User
+) -> None:
+    from playwright.sync_api import expect
+
+    base, campaign_url = live_server.url, f"/campaigns/{world.campaign.slug}/"
+
+    def log_in(person: User) -> None:
+        page.goto(base + "/login/")
+        page.get_by_label("E-mail address").fill(person.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("summary", has_text="Account")).to_be_visible()
+
+    log_in(other_user)
+    page.goto(base + campaign_url)
+    link = page.get_by_label("Your link to this campaign")
+    expect(link).to_have_value(f"{base}{campaign_url}?ref=bruno")
+    link.focus()  # the whole link is selected on focus, ready to copy
+    selected = "() => { const f = document.activeElement; return f.value.slice(f.selectionStart, f.selectionEnd); }"
+    assert page.evaluate(selected) == f"{base}{campaign_url}?ref=bruno"
+    expect(page.get_by_role("link", name="Dashboard")).to_have_count(0)
+
+    page.context.clear_cookies()
+    log_in(user)
+    page.goto(base + campaign_url)
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Dashboard of {world.campaign.title}")
+    chart = page.get_by_role("img", name="Funding over time against the goal")
+    expect(chart).to_be_visible()
+    box = chart.bounding_box()
+    assert box is not None
+    assert box["width"] > 300
+    expect(page.locator("#funding-chart .chart__goal")).to_have_count(1)
+    page.get_by_text("The chart's figures, day by day").click()
+    expect(page.locator("#funding-by-day tbody tr")).to_have_count(len(EXPECTED_SERIES))
+    expect(page.locator("#dashboard-referrers tbody tr").first).to_contain_text("Bruno Lindqvist")
