@@ -43,7 +43,9 @@ class RefundIn(InputSchema):
     full: bool = Field(False, description="Refund everything of the pledge not refunded yet (then no `items`).")
     items: list[RefundItemIn] = Field(default_factory=list, max_length=MAX_REFUND_ITEMS,
                                       description="What to refund, when not `full`; each item once.")  # fmt: skip
-    reason: str = Field(..., min_length=1, max_length=REFUND_REASON_MAX_LENGTH, description="Why (shown to the backer).")
+    reason: str = Field(
+        ..., min_length=1, max_length=REFUND_REASON_MAX_LENGTH, description="Why (shown to the backer)."
+    )
     message: str = Field("", max_length=REFUND_MESSAGE_MAX_LENGTH, description="To the backer, plain text; e-mailed.")
 
 

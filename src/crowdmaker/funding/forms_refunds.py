@@ -40,7 +40,9 @@ class RefundForm(FundingForm):
         kwargs.setdefault("initial", {}).setdefault("token", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.left = {_key(item): item for item in left}
-        self.fields["items"].choices = [
+        items = self.fields["items"]
+        assert isinstance(items, forms.MultipleChoiceField)
+        items.choices = [
             (key, f"{item.title}{f' ({item.quantity} left)' if item.item == ADDON else ''}: "
                   f"{Money(item.amount, currency)}")
             for key, item in self.left.items()

@@ -37,6 +37,7 @@ from crowdmaker.funding.models import (
     Refund,
     RefundStatus,
 )
+
 # CLAWBACK: the ledger kind of the posting that moves money back from a campaign's makers into its received
 # account, so that a refund after the distribution is covered; campaign_books counts it as negative distribution.
 from crowdmaker.funding.settlement import CLAWBACK, PROCEEDS
@@ -128,7 +129,8 @@ def refundable_items(*, pledge: Pledge, excluding: Refund | None = None) -> list
     left = []
     for item in _pledged_items(pledge):
         if item.item == ADDON:
-            assert item.addon is not None and item.quantity is not None
+            assert item.addon is not None
+            assert item.quantity is not None
             remaining = item.quantity - units[item.addon]
             if remaining > 0:
                 left.append(RefundItem(ADDON, item.amount // item.quantity * remaining, addon=item.addon,
@@ -166,8 +168,17 @@ def refund_by_id(*, refund_id: int) -> Refund:
     return refund
 
 
+def refund_made_with(*, pledge: Pledge, reference: str) -> Refund | None:
+    """The pledge's refund a request made with `reference` (an Idempotency-Key, a form's token), in any attempt."""
+    return Refund.objects.filter(
+        Q(reference=reference) | Q(reference__startswith=f"{reference}:attempt-"), pledge=pledge
+    ).first()
+
+
 def pledge_of_campaign(*, campaign: Campaign, pledge_id: int) -> Pledge:
-    pledge = Pledge.objects.filter(campaign=campaign, pk=pledge_id).select_related("campaign", "tier", "payment").first()
+    pledge = (
+        Pledge.objects.filter(campaign=campaign, pk=pledge_id).select_related("campaign", "tier", "payment").first()
+    )
     if pledge is None:
         raise NotFound("This campaign has no such pledge.")
     return pledge
@@ -332,11 +343,11 @@ def refund_create(
     if reference is not None and not 0 < len(reference) <= 200:
         raise Invalid("A refund's reference has 1 to 200 characters.", field="reference")
     if reference is not None:
-        earlier = Refund.objects.filter(Q(reference=reference) | Q(reference__startswith=f"{reference}:attempt-")).first()
+        if Refund.objects.filter(reference=reference).exclude(pledge=pledge).exists():
+            raise Invalid("This reference belongs to another refund.", code="reference_reused")
+        earlier = refund_made_with(pledge=pledge, reference=reference)
         if earlier is not None:
-            if earlier.pledge_id != pledge.pk:
-                raise Invalid("This reference belongs to another refund.", code="reference_reused")
-            return _run(earlier, gateway) if earlier.status == RefundStatus.PENDING else earlier
+            return refund_resume(refund=earlier, gateway=gateway)
     reason, message = _text(reason, message)
     payment = _refundable_pledge(pledge)
     chosen = _chosen(pledge, items, full)
@@ -385,7 +396,12 @@ def refund_retry(*, actor: User, refund: Refund, gateway: PaymentGateway | None 
             raise Conflict(f"Refund #{refund.pk} is being retried already.", code="refund_not_failed")
         _refundable_pledge(Pledge.objects.get(pk=pledge.pk))
         _check_items_free(current)
-        current.status, current.attempt, current.reference, current.failure = RefundStatus.PENDING, attempt, reference, ""
+        current.status, current.attempt, current.reference, current.failure = (
+            RefundStatus.PENDING,
+            attempt,
+            reference,
+            "",
+        )
         current.updated_at = timezone.now()
         current.save(update_fields=["status", "attempt", "reference", "failure", "updated_at"])
         _clawback(current, campaign, net)
@@ -444,11 +460,16 @@ def _record_success(refund: Refund) -> Refund:
         pledge = Pledge.objects.select_for_update().get(pk=refund.pledge_id)
         # A captured reward's place in a limited tier stays taken: it may have been made and sent already, and
         # freeing it would let a late pledge take a reward that does not exist.
-        if Payment.objects.filter(pk=pledge.payment_id, status=PaymentStatus.REFUNDED).exists():
+        if Payment.objects.filter(pledge=pledge, status=PaymentStatus.REFUNDED).exists():
             pledge.status, pledge.updated_at = PledgeStatus.REFUNDED, now
             pledge.save(update_fields=["status", "updated_at"])
         transaction.on_commit(partial(tasks.refund_email_send.enqueue, refund_id=refund.pk))
     return refund
+
+
+def refund_resume(*, refund: Refund, gateway: PaymentGateway | None = None) -> Refund:
+    """A refund as it stands, finished first if it is pending (the same request sent again, the periodic job)."""
+    return _run(refund, gateway) if refund.status == RefundStatus.PENDING else refund
 
 
 def _run(refund: Refund, gateway: PaymentGateway | None) -> Refund:
@@ -473,7 +494,9 @@ def refunds_resume_stale(*, now: datetime | None = None, gateway: PaymentGateway
     Returns how many succeeded, failed, and are still pending (gateway down, refused: logged)."""
     cutoff = (now or timezone.now()) - REFUND_STALE_AFTER
     outcomes = {"succeeded": 0, "failed": 0, "pending": 0}
-    for refund in Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lt=cutoff).order_by("updated_at", "pk"):
+    for refund in Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lt=cutoff).order_by(
+        "updated_at", "pk"
+    ):
         try:
             refund = _run(refund, gateway)
         except payments.GatewayDown:

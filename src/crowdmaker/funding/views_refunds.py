@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from crowdmaker.core.errors import DomainError, Forbidden, NotFound
 from crowdmaker.funding import refunds, selectors
 from crowdmaker.funding.forms_refunds import RefundForm
-from crowdmaker.funding.models import Campaign, Pledge, RefundStatus
+from crowdmaker.funding.models import Campaign, Pledge, Refund, RefundStatus
 from crowdmaker.ledger.money import Money
 from crowdmaker.people.models import User
 
@@ -59,7 +59,9 @@ def _render_form(request: HttpRequest, campaign: Campaign, pledge: Pledge, form:
         "form": form,
         "pledged": Money(pledge.amount, campaign.currency),
         "left": bool(form.left),
-        "earlier": [(refund, Money(refund.amount, campaign.currency)) for refund in refunds.refunds_of_pledge(pledge=pledge)],
+        "earlier": [
+            (refund, Money(refund.amount, campaign.currency)) for refund in refunds.refunds_of_pledge(pledge=pledge)
+        ],
     }
     return render(request, "funding/refund_form.html", context, status=status)
 
@@ -73,6 +75,10 @@ def refund_new(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
     if request.method == "GET":
         return _render_form(request, campaign, pledge, RefundForm(left=left, currency=campaign.currency))
     form = RefundForm(request.POST, left=left, currency=campaign.currency)
+    token = request.POST.get("token", "")
+    sent = refunds.refund_made_with(pledge=pledge, reference=f"refund-form-{token}") if token else None
+    if sent is not None:  # the form sent again (a double click, a reload): the refund it made, not another
+        return _refunded(request, campaign, refunds.refund_resume(refund=sent))
     if not form.is_valid():
         return _render_form(request, campaign, pledge, form, status=400)
     full, items = form.choices()
@@ -85,11 +91,19 @@ def refund_new(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
     except DomainError as exc:
         form.add_domain_error(exc)
         return _render_form(request, campaign, pledge, form, status=exc.status)
+    return _refunded(request, campaign, refund)
+
+
+def _refunded(request: HttpRequest, campaign: Campaign, refund: Refund) -> HttpResponse:
     amount = Money(refund.amount, campaign.currency)
     if refund.status == RefundStatus.FAILED:
-        messages.error(request, f"The refund of {amount} on pledge #{pledge.pk} failed: {refund.failure} Retry it.")
+        messages.error(request, f"The refund of {amount} on pledge #{refund.pledge_id} failed: {refund.failure} "
+                                "Retry it.")  # fmt: skip
+    elif refund.status == RefundStatus.PENDING:
+        messages.warning(request, f"The refund of {amount} on pledge #{refund.pledge_id} is waiting for the payment "
+                                  "gateway; it is finished within minutes.")  # fmt: skip
     else:
-        messages.success(request, f"{amount} of pledge #{pledge.pk} is refunded; the backer is told by e-mail.")
+        messages.success(request, f"{amount} of pledge #{refund.pledge_id} is refunded; the backer is told by e-mail.")
     return redirect(reverse("funding:refund_list", args=[campaign.slug]) + f"#refund-{refund.pk}")
 
 

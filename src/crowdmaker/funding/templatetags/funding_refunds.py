@@ -19,4 +19,6 @@ register = template.Library()
 @register.inclusion_tag("funding/_pledge_refunds.html")
 def pledge_refunds(pledge: Pledge) -> dict[str, Any]:
     currency = pledge.campaign.currency
-    return {"refunds": [(refund, Money(refund.amount, currency)) for refund in refunds.refunds_of_pledge(pledge=pledge)]}
+    return {
+        "refunds": [(refund, Money(refund.amount, currency)) for refund in refunds.refunds_of_pledge(pledge=pledge)]
+    }

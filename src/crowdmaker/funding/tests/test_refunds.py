@@ -193,7 +193,7 @@ def test_a_full_refund_after_distribution_takes_it_back_from_the_makers_by_their
         {"item": "extra", "amount": 1_002},
     ]
     ana.refresh_from_db()
-    payment = Payment.objects.get(pk=ana.payment_id)
+    payment = Payment.objects.get(pledge=ana)
     assert (ana.status, payment.status, payment.refunded_amount) == (PledgeStatus.REFUNDED, "refunded", 9_002)
     # 90.02 back: 6.00 of fee from the platform, 84.02 from the makers (all distributed): 50.412 / 33.608 by
     # 60/40, largest remainder: Ada 50.41, the team 33.61. They had 91.81 and 61.21.
@@ -207,7 +207,9 @@ def test_a_full_refund_after_distribution_takes_it_back_from_the_makers_by_their
     assert TierSlot.objects.filter(pledge=ana).count() == slot == 1  # a captured reward's place stays taken
     [sent] = mail.outbox
     assert sent.to == ["ana@example.org"]
-    assert "90.02" in sent.body and "The lamp is discontinued" in sent.body and "We could not make it." in sent.body
+    assert "90.02" in sent.body
+    assert "The lamp is discontinued" in sent.body
+    assert "We could not make it." in sent.body
     books = assert_sound(world.campaign)
     assert (books.captured, books.refunded, books.fees, books.received, books.distributed, books.balance) == (
         16_502, 9_002, 600, 6_900, 6_900, 0)  # fmt: skip
@@ -236,7 +238,7 @@ def test_items_refunded_one_by_one_then_the_rest_give_back_exactly_the_pledge_an
     assert rest.items == [{"item": "addon", "addon": shade.pk, "quantity": 2, "amount": 1_600},
                           {"item": "extra", "amount": 1_002}]  # fmt: skip
     ana.refresh_from_db()
-    payment = Payment.objects.get(pk=ana.payment_id)
+    payment = Payment.objects.get(pledge=ana)
     assert (ana.status, payment.refunded_amount, payment.captured_amount) == (PledgeStatus.REFUNDED, 9_002, 9_002)
     fee_back = -sum(Leg.objects.filter(transaction__kind="refund", account__purpose="platform-revenue")
                     .values_list("amount", flat=True))  # fmt: skip
@@ -375,12 +377,19 @@ def test_a_refund_cut_short_by_a_crash_is_finished_once_by_the_periodic_job(
     outcome = run_after_commit(lambda: refunds.refunds_resume_stale(now=later))
     again = run_after_commit(lambda: refunds.refunds_resume_stale(now=later))
 
-    assert (outcome, again) == ({"succeeded": 1, "failed": 0, "pending": 0}, {"succeeded": 0, "failed": 0, "pending": 0})
+    assert (outcome, again) == (
+        {"succeeded": 1, "failed": 0, "pending": 0},
+        {"succeeded": 0, "failed": 0, "pending": 0},
+    )
     pending.refresh_from_db()
     assert pending.status == RefundStatus.SUCCEEDED
     assert SandboxOperation.objects.filter(kind="refund").count() == 1
     assert SandboxCharge.objects.get(reference=world.ana.payment.reference).refunded_amount == 9_002  # type: ignore[union-attr]
-    assert Transaction.objects.filter(kind="refund").count() == Transaction.objects.filter(kind="refund-clawback").count() == 1
+    assert (
+        Transaction.objects.filter(kind="refund").count()
+        == Transaction.objects.filter(kind="refund-clawback").count()
+        == 1
+    )
     assert len(mail.outbox) == 1
     # The maker's form sent twice (a double click): the second finds the refund made under its token.
     assert refund(world, world.ana, full=True, reference="form-token-1").pk == pending.pk
@@ -393,7 +402,7 @@ def test_a_declined_refund_left_pending_by_a_crash_is_recorded_failed_by_the_job
             try:
                 return super().refund(capture_id, amount, reference=reference)
             finally:
-                raise Killed  # noqa: B012 - the process dies whatever the gateway said
+                raise Killed
 
     with pytest.raises(Killed):
         refund(world, world.ben, full=True, gateway=DiesAfterTheDecline())
@@ -407,3 +416,155 @@ def test_a_declined_refund_left_pending_by_a_crash_is_recorded_failed_by_the_job
     assert sorted(Transaction.objects.filter(reverses__isnull=False).values_list("reverses__kind", flat=True)) == [
         "refund", "refund-clawback"]  # fmt: skip
     assert_sound(world.campaign)
+
+
+# --- the API ------------------------------------------------------------------------------------------------------
+
+
+def refunds_url(world: World, pledge: Pledge) -> str:
+    return f"/api/v1/campaigns/{world.campaign.slug}/pledges/{pledge.pk}/refunds"
+
+
+def test_the_api_refunds_once_per_idempotency_key_and_replays_the_answer(
+    world: World, api_for: Callable[..., ApiClient]
+) -> None:
+    maker = api_for(world.maker)
+    body = {"items": [{"item": "addon", "addon": world.shade.pk, "quantity": 2}, {"item": "shipping"}],
+            "reason": "Out of shades", "message": "Two shades and the shipping back."}  # fmt: skip
+
+    first = maker.post(refunds_url(world, world.ana), body, headers={"Idempotency-Key": "r-1"})
+    after = state()
+    again = maker.post(refunds_url(world, world.ana), body, headers={"Idempotency-Key": "r-1"})
+
+    assert first.status_code == 201, first.content
+    assert (again.status_code, again.content, again["Idempotent-Replayed"]) == (201, first.content, "true")
+    assert state() == after
+    answer = first.json()
+    assert {k: answer[k] for k in ("pledge", "status", "currency", "amount", "attempt", "failure", "reason")} == {
+        "pledge": world.ana.pk, "status": "succeeded", "currency": "EUR", "amount": 2_200, "attempt": 1,
+        "failure": "", "reason": "Out of shades"}  # fmt: skip
+    assert answer["items"] == [{"item": "addon", "addon": world.shade.pk, "quantity": 2, "amount": 1_600},
+                               {"item": "shipping", "addon": None, "quantity": None, "amount": 600}]  # fmt: skip
+    before = state()
+    other = maker.post(refunds_url(world, world.ana), {**body, "reason": "Other"}, headers={"Idempotency-Key": "r-1"})
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    twice = maker.post(refunds_url(world, world.ana), {"items": [{"item": "shipping"}], "reason": "Again"},
+                       headers={"Idempotency-Key": "r-2"})  # fmt: skip
+    assert (twice.status_code, twice.json()["error"]["code"]) == (409, "already_refunded")
+    assert state() == before
+    listed = maker.get(f"/api/v1/campaigns/{world.campaign.slug}/refunds")
+    assert [r["id"] for r in listed.json()["results"]] == [answer["id"]]
+    mine = api_for(world.ana.backer).get(f"/api/v1/pledges/{world.ana.pk}/refunds")
+    assert [(r["amount"], r["message"]) for r in mine.json()] == [(2_200, "Two shades and the shipping back.")]
+    assert_sound(world.campaign)
+
+
+def test_the_api_refuses_strangers_and_bad_input_and_changes_nothing(
+    world: World, api_for: Callable[..., ApiClient]
+) -> None:
+    maker, backer = api_for(world.maker), api_for(world.ana.backer)
+    before = state()
+
+    cases = [
+        (backer.post(refunds_url(world, world.ana), {"full": True, "reason": "x"}, headers={"Idempotency-Key": "a"}),
+         403, "not_editor"),
+        (maker.post(refunds_url(world, world.ana), {"full": True, "reason": "x"}), 400, "idempotency_key_required"),
+        (maker.post(refunds_url(world, world.ana), {"reason": "x"}, headers={"Idempotency-Key": "b"}),
+         422, "refund_items_required"),
+        (maker.post(refunds_url(world, world.ana), {"items": [{"item": "lamp"}], "reason": "x"},
+                    headers={"Idempotency-Key": "c"}), 422, "validation_error"),
+        (maker.post(f"/api/v1/campaigns/{world.campaign.slug}/pledges/999999/refunds", {"full": True, "reason": "x"},
+                    headers={"Idempotency-Key": "d"}), 404, "not_found"),
+        (backer.get(f"/api/v1/campaigns/{world.campaign.slug}/refunds"), 403, "not_editor"),
+        (api_for(world.ben.backer).get(f"/api/v1/pledges/{world.ana.pk}/refunds"), 404, "not_found"),
+    ]  # fmt: skip
+
+    for answer, status, code in cases:
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), answer.content
+    assert state() == before
+
+
+def test_the_api_retries_a_failed_refund(world: World, api_for: Callable[..., ApiClient]) -> None:
+    maker = api_for(world.maker)
+    failed = maker.post(refunds_url(world, world.ben), {"full": True, "reason": "Late"},
+                        headers={"Idempotency-Key": "r-1"}).json()  # fmt: skip
+    assert (failed["status"], failed["failure"]) == (
+        "failed",
+        "The payment gateway declined the refund (refund_failed).",
+    )
+    stranger = api_for(world.ben.backer).post(f"/api/v1/refunds/{failed['id']}/retry", headers={"Idempotency-Key": "x"})
+    assert (stranger.status_code, stranger.json()["error"]["code"]) == (403, "not_editor")
+
+    retried = maker.post(f"/api/v1/refunds/{failed['id']}/retry", headers={"Idempotency-Key": "r-2"})
+    replayed = maker.post(f"/api/v1/refunds/{failed['id']}/retry", headers={"Idempotency-Key": "r-2"})
+
+    assert retried.status_code == 200, retried.content
+    assert (retried.json()["status"], retried.json()["attempt"]) == ("succeeded", 2)
+    assert replayed.content == retried.content
+    again = maker.post(f"/api/v1/refunds/{failed['id']}/retry", headers={"Idempotency-Key": "r-3"})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "refund_not_failed")
+    assert SandboxOperation.objects.filter(kind="refund").count() == 1
+    assert_sound(world.campaign)
+
+
+# --- the pages ----------------------------------------------------------------------------------------------------
+
+
+def test_the_maker_refunds_items_from_the_backers_page_and_retries_a_failed_one(
+    world: World, signed_in_client: Client, run_after_commit: Callable[..., Any]
+) -> None:
+    backers = signed_in_client.get(f"/campaigns/{world.campaign.slug}/backers/")
+    form_url = f"/campaigns/{world.campaign.slug}/backers/{world.ana.pk}/refund/"
+    assert form_url in backers.content.decode()
+    page = signed_in_client.get(form_url)
+    assert page.status_code == 200
+    token = page.context["form"].initial["token"]
+    post = {"what": "items", "items": ["extra", f"addon-{world.shade.pk}"], f"quantity_addon-{world.shade.pk}": "1",
+            "reason": "Out of stock", "message": "Sorry!", "token": token}  # fmt: skip
+
+    done = run_after_commit(lambda: signed_in_client.post(form_url, post))
+    twice = run_after_commit(lambda: signed_in_client.post(form_url, post))  # the form sent again: refunded once
+
+    assert done.status_code == twice.status_code == 302
+    made = Refund.objects.get()
+    assert (made.status, made.amount, made.reason) == ("succeeded", 800 + 1_002, "Out of stock")
+    listed = signed_in_client.get(done["Location"]).content.decode()
+    assert "18.02 EUR" in listed
+    assert "Out of stock" in listed
+    mine = Client()
+    mine.force_login(world.ana.backer)
+    detail = mine.get(f"/pledges/{world.ana.pk}/").content.decode()
+    assert "18.02 EUR" in detail
+    assert "Sorry!" in detail
+
+    before = state()
+    bad = signed_in_client.post(form_url, {**post, "token": "another", "items": ["extra"]})  # refunded: not offered
+    assert bad.status_code == 400
+    assert "Select a valid choice" in bad.content.decode()
+    bad = signed_in_client.post(form_url, {**post, "token": "another", "reason": " "})
+    assert bad.status_code == 400
+    assert state() == before
+
+    ben_url = f"/campaigns/{world.campaign.slug}/backers/{world.ben.pk}/refund/"
+    run_after_commit(lambda: signed_in_client.post(ben_url, {"what": "full", "reason": "Late", "token": "t-ben"}))
+    failed = Refund.objects.get(pledge=world.ben)
+    listed = signed_in_client.get(f"/campaigns/{world.campaign.slug}/refunds/").content.decode()
+    retry_url = f"/campaigns/{world.campaign.slug}/refunds/{failed.pk}/retry/"
+    assert failed.status == "failed"
+    assert retry_url in listed
+    assert "refund_failed" in listed
+    run_after_commit(lambda: signed_in_client.post(retry_url))
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempt) == ("succeeded", 2)
+    assert_sound(world.campaign)
+
+
+def test_the_refund_pages_are_for_editors_only(world: World, make_user: Callable[..., User]) -> None:
+    client = Client()
+    client.force_login(world.ana.backer)
+    before = state()
+    assert client.get(f"/campaigns/{world.campaign.slug}/backers/{world.ana.pk}/refund/").status_code == 403
+    assert client.post(f"/campaigns/{world.campaign.slug}/backers/{world.ana.pk}/refund/",
+                       {"what": "full", "reason": "Mine", "token": "t"}).status_code == 403  # fmt: skip
+    assert client.get(f"/campaigns/{world.campaign.slug}/refunds/").status_code == 403
+    assert state() == before

@@ -226,6 +226,7 @@ class SandboxGateway(PaymentGateway):
                                         currency=amount.currency)  # fmt: skip
         if refusal is not None:  # raised after the commit that remembers it
             raise refusal
+        assert done is not None
         return Refund(id=_operation_id(done), capture_id=capture_id, amount=amount)
 
     def _refund_fails_once(self, charge: SandboxCharge, reference: str, amount: Money) -> Declined | None:
