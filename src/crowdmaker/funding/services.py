@@ -286,8 +286,7 @@ def tier_shipping_set(*, actor: User, tier: Tier, rates: Sequence[ShippingRateIn
     cleaned = _clean_shipping(list(rates))
     ShippingRate.objects.filter(tier_id=tier.pk).delete()
     created = ShippingRate.objects.bulk_create(
-        ShippingRate(tier_id=tier.pk, region=rate.region, country=rate.country, amount=rate.amount)
-        for rate in cleaned
+        ShippingRate(tier_id=tier.pk, region=rate.region, country=rate.country, amount=rate.amount) for rate in cleaned
     )
     return sorted(created, key=shipping_order)
 
