@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +20,10 @@ from django.utils import timezone
 from crowdmaker.funding.models import Campaign
 from crowdmaker.people.models import HANDLE_PATTERN, User
 
-REFERRAL_DAYS = 30  # how long the first share link a visitor followed to a campaign is credited
+# How long the first share link a visitor followed to a campaign is credited: the session's own lifetime (Django's
+# SESSION_COOKIE_AGE, two weeks), since the session is where the touch is kept; a longer window needs a store of
+# its own (issue #6's referral links).
+REFERRAL_DAYS = settings.SESSION_COOKIE_AGE // 86_400
 MAX_REMEMBERED = 50  # campaigns remembered per session (the oldest touches go first): a session stays small
 SESSION_KEY = "funding_referrals"  # {"<campaign id>": [<referrer's user id>, "<ISO time of the touch>"]}
 
