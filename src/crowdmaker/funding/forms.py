@@ -55,6 +55,10 @@ SANDBOX_CARDS = [
         "Test card whose first try meets a network error (sandbox-card-network-error-once)",
     ),
     (sandbox.CARD_CAPTURE_FAILS, "Test card that fails when the money is taken (sandbox-card-capture-fails)"),
+    (
+        sandbox.CARD_REFUND_FAILS_ONCE,
+        "Test card whose first refund is declined (sandbox-card-refund-fails-once)",
+    ),
 ]
 
 

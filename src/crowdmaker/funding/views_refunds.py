@@ -110,10 +110,24 @@ def _refunded(request: HttpRequest, campaign: Campaign, refund: Refund) -> HttpR
 @login_required
 @require_safe
 def refund_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The campaign's refunds; `?pledge=<number>` opens the refund form of that pledge (how a pledge without a reward,
+    which the backers page does not list, is refunded from the pages)."""
     campaign = _editor_campaign(request, slug)
+    status, asked = 200, request.GET.get("pledge", "").strip().lstrip("#")
+    if asked:
+        try:
+            pledge = refunds.pledge_of_campaign(campaign=campaign, pledge_id=int(asked)) if asked.isdigit() else None
+        except NotFound:
+            pledge = None
+        if pledge is not None:
+            return redirect("funding:refund_new", slug=campaign.slug, pledge_id=pledge.pk)
+        status = 404
+        messages.error(request, f"This campaign has no pledge #{asked[:20]}: give the number shown on the backers "
+                                "page or in the backer report.")  # fmt: skip
     page = Paginator(refunds.refunds_of_campaign(campaign=campaign), REFUNDS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [(refund, Money(refund.amount, campaign.currency)) for refund in page]
-    return render(request, "funding/refund_list.html", {"campaign": campaign, "page": page, "rows": rows})
+    return render(request, "funding/refund_list.html", {"campaign": campaign, "page": page, "rows": rows},
+                  status=status)  # fmt: skip
 
 
 @login_required

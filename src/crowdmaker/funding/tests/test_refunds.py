@@ -568,3 +568,31 @@ def test_the_refund_pages_are_for_editors_only(world: World, make_user: Callable
                        {"what": "full", "reason": "Mine", "token": "t"}).status_code == 403  # fmt: skip
     assert client.get(f"/campaigns/{world.campaign.slug}/refunds/").status_code == 403
     assert state() == before
+
+
+def test_a_pledge_without_a_reward_is_refunded_from_the_refunds_page_by_its_number(
+    world: World, signed_in_client: Client, run_after_commit: Callable[..., Any]
+) -> None:
+    refunds_page = f"/campaigns/{world.campaign.slug}/refunds/"
+    backers = signed_in_client.get(f"/campaigns/{world.campaign.slug}/backers/").content.decode()
+    assert f"/backers/{world.cai.pk}/refund/" not in backers  # no reward to ship: not on the backers page
+
+    before = state()
+    for unknown in ("999999", "abc", str(world.cai.pk + 1000)):
+        answer = signed_in_client.get(refunds_page, {"pledge": unknown})
+        assert answer.status_code == 404
+        assert "This campaign has no pledge" in answer.content.decode()
+    assert state() == before
+
+    found = signed_in_client.get(refunds_page, {"pledge": f"#{world.cai.pk}"})
+    form_url = f"/campaigns/{world.campaign.slug}/backers/{world.cai.pk}/refund/"
+    assert found.status_code == 302
+    assert found["Location"] == form_url
+    token = signed_in_client.get(form_url).context["form"].initial["token"]
+    done = run_after_commit(
+        lambda: signed_in_client.post(form_url, {"what": "full", "reason": "Asked", "token": token})
+    )
+    assert done.status_code == 302
+    world.cai.refresh_from_db()
+    assert (world.cai.status, Refund.objects.get(pledge=world.cai).amount) == ("refunded", 2_500)
+    assert_sound(world.campaign)
