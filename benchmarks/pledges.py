@@ -498,13 +498,12 @@ def run_wrk(
 
 # --- pgbench: the pledge's own SQL ------------------------------------------------------------------------------
 
-# The statements the pledge path runs inside its transactions, as Django sends them (captured from a pledge through
-# the API: the JSON's `profile_in_process.pledge_sql`), with pgbench variables for what differs between pledges:
-# `:backer` is a random backer, every key and reference is new. Left out: the autocommit reads around them (the
-# campaign with its totals, the tier, the retry lookup, the payee check, the answer's reads), which
-# `profile_in_process` times; kept: the token lookup, which decides the token's `last_used_at` write (once a
-# minute per token, as the application does it). The `record` scripts are the first transaction alone, the one
-# that takes a place.
+# The statements the pledge path runs inside its transactions, as the application sends them (captured from a pledge
+# through the API: the JSON's `profile_in_process.pledge_sql`), with pgbench variables for what differs between
+# pledges: `:backer` is a random backer, every key and reference is new. Left out: the autocommit reads around them
+# (the campaign and tier, the retry lookup under the key), which `profile_in_process` times; kept: the token lookup,
+# which decides the token's `last_used_at` write (once a minute per token, as the application does it). The
+# `record` scripts are step 1 alone: the transaction that takes a place (with the pledge's payment and operation).
 PGBENCH_AUTH_TOUCH = """\
 \\set backer random(:first_backer, :last_backer)
 SELECT t.id AS token_id, CASE WHEN t.last_used_at IS NULL OR t.last_used_at < now() - interval '60 seconds' THEN 1 ELSE 0 END AS stale FROM people_apitoken t WHERE t.user_id = :backer ORDER BY t.id LIMIT 1 \\gset
@@ -516,34 +515,30 @@ INSERT INTO core_idempotencyrecord (scope, key, fingerprint, method, path, respo
 
 PGBENCH_RECORD_HEAD = """\
 BEGIN;
-INSERT INTO funding_pledge (campaign_id, backer_id, tier_id, reward_amount, extra_amount, amount, unit_cost, status, payment_id, replaces_id, late, request_key, capture_attempts, next_capture_at, capture_grace_until, created_at, updated_at) VALUES (:campaign, :backer, :tier, 4000, 0, 4000, 1500, 'pending', NULL, NULL, false, 'pledge-' || replace(gen_random_uuid()::text, '-', ''), 0, NULL, NULL, now(), now()) RETURNING id AS pledge_id \\gset
+INSERT INTO funding_pledge (campaign_id, backer_id, tier_id, reward_amount, extra_amount, shipping_amount, shipping_country, amount, unit_cost, referrer_id, status, payment_id, replaces_id, late, request_key, capture_attempts, next_capture_at, capture_grace_until, created_at, updated_at) VALUES (:campaign, :backer, :tier, 4000, 0, 0, '', 4000, 1500, NULL, 'pending', NULL, NULL, false, 'pledge-' || replace(gen_random_uuid()::text, '-', ''), 0, NULL, NULL, now(), now()) RETURNING id AS pledge_id \\gset
 """
 
-# The slot design (what pledges.py does): take the first free slot no one else holds, then fill it.
+# The slot design (what pledges.py does): take the first free slot no one else holds and fill it, in one statement.
 PGBENCH_CLAIM_SLOT = """\
-SELECT id AS slot_id FROM funding_tierslot WHERE tier_id = :tier AND pledge_id IS NULL ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED \\gset
-UPDATE funding_tierslot SET pledge_id = :pledge_id WHERE id = :slot_id;
-COMMIT;
+UPDATE funding_tierslot SET pledge_id = :pledge_id WHERE id = (SELECT id FROM funding_tierslot WHERE tier_id = :tier AND pledge_id IS NULL ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id AS slot_id \\gset
 """
 
 # The hot-row design, for comparison: one counter row per tier, updated by every pledge (a table of the
 # benchmark's own; the application has no such counter).
 PGBENCH_CLAIM_COUNTER = """\
 UPDATE bench_tier_counter SET sold = sold + 1 WHERE tier_id = :tier AND sold < places RETURNING sold \\gset
+"""
+
+# Step 1's end: the pledge's payment and its pending authorize operation, in the same transaction.
+PGBENCH_RECORD_PAYMENT = """\
+INSERT INTO ledger_payment (payer_id, payee_kind, payee_id, amount, currency, payment_method, gateway, reference, status, authorization_id, capture_id, captured_amount, fee_quoted, fee_amount, refunded_amount, failure_code, failure_message, created_at, updated_at) VALUES (:backer, 'campaign', :campaign, 4000, 'EUR', 'sandbox-card-ok', 'sandbox', 'pledge-' || :pledge_id, 'pending', '', '', 0, 250, 0, 0, '', '', now(), now()) ON CONFLICT (reference) DO NOTHING RETURNING id AS payment_id \\gset
+INSERT INTO ledger_paymentoperation (payment_id, kind, amount, reference, status, gateway_id, failure_code, created_at, finished_at) VALUES (:payment_id, 'authorize', 4000, 'pledge-' || :pledge_id, 'pending', '', '', now(), NULL) RETURNING id AS operation_id \\gset
 COMMIT;
 """
 
+# Step 2, the sandbox gateway's own transaction; step 3, the payment's authorization and the pledge's in one; the
+# answer stored.
 PGBENCH_AUTHORIZE = """\
-BEGIN;
-SELECT * FROM ledger_payment WHERE reference = 'pledge-' || :pledge_id LIMIT 21;
-SAVEPOINT s1;
-INSERT INTO ledger_payment (payer_id, payee_kind, payee_id, amount, currency, payment_method, gateway, reference, status, authorization_id, capture_id, captured_amount, fee_quoted, fee_amount, refunded_amount, failure_code, failure_message, created_at, updated_at) VALUES (:backer, 'campaign', :campaign, 4000, 'EUR', 'sandbox-card-ok', 'sandbox', 'pledge-' || :pledge_id, 'pending', '', '', 0, 250, 0, 0, '', '', now(), now()) RETURNING id AS payment_id \\gset
-RELEASE SAVEPOINT s1;
-SELECT * FROM ledger_paymentoperation WHERE reference = 'pledge-' || :pledge_id LIMIT 21;
-SAVEPOINT s2;
-INSERT INTO ledger_paymentoperation (payment_id, kind, amount, reference, status, gateway_id, failure_code, created_at, finished_at) VALUES (:payment_id, 'authorize', 4000, 'pledge-' || :pledge_id, 'pending', '', '', now(), NULL) RETURNING id AS operation_id \\gset
-RELEASE SAVEPOINT s2;
-COMMIT;
 BEGIN;
 SELECT * FROM ledger_sandboxcharge WHERE reference = 'pledge-' || :pledge_id LIMIT 21 FOR UPDATE;
 SAVEPOINT s3;
@@ -551,26 +546,35 @@ INSERT INTO ledger_sandboxcharge (reference, payment_method, amount, currency, s
 RELEASE SAVEPOINT s3;
 COMMIT;
 BEGIN;
-SELECT * FROM ledger_payment WHERE id = :payment_id LIMIT 21 FOR UPDATE;
-UPDATE ledger_payment SET status = 'authorized', authorization_id = 'sandbox-auth-' || :charge_id, updated_at = now() WHERE id = :payment_id;
+UPDATE ledger_payment SET status = 'authorized', authorization_id = 'sandbox-auth-' || :charge_id, updated_at = now() WHERE id = :payment_id AND status = 'pending';
 UPDATE ledger_paymentoperation SET status = 'succeeded', gateway_id = 'sandbox-auth-' || :charge_id, failure_code = '', finished_at = now() WHERE id = :operation_id;
-COMMIT;
-BEGIN;
-SELECT * FROM funding_pledge WHERE id = :pledge_id LIMIT 21 FOR UPDATE;
-UPDATE funding_pledge SET status = 'authorized', payment_id = :payment_id, updated_at = now() WHERE id = :pledge_id;
+UPDATE funding_pledge SET status = 'authorized', payment_id = :payment_id, updated_at = now() WHERE id = :pledge_id AND status = 'pending';
 COMMIT;
 UPDATE core_idempotencyrecord SET response_status = 201, response_body = convert_to(repeat('x', 900), 'UTF8'), response_content_type = 'application/json; charset=utf-8', completed_at = now(), expires_at = now() + interval '24 hours' WHERE id = :idempotency_id;
 """
 
 PGBENCH_SCRIPTS = {
-    # the whole pledge: 7 commits (idempotency claim, record, payment intent, sandbox, outcome, pledge, answer)
-    "full-slots": PGBENCH_AUTH_TOUCH + PGBENCH_RECORD_HEAD + PGBENCH_CLAIM_SLOT + PGBENCH_AUTHORIZE,
-    "full-counter": PGBENCH_AUTH_TOUCH + PGBENCH_RECORD_HEAD + PGBENCH_CLAIM_COUNTER + PGBENCH_AUTHORIZE,
-    # the transaction that takes a place, alone (what the issue's pgbench figures measured)
-    "record-slots": "\\set backer random(:first_backer, :last_backer)\n" + PGBENCH_RECORD_HEAD + PGBENCH_CLAIM_SLOT,
+    # the whole pledge: 5 commits (idempotency claim, step 1, sandbox, step 3, answer)
+    "full-slots": PGBENCH_AUTH_TOUCH
+    + PGBENCH_RECORD_HEAD
+    + PGBENCH_CLAIM_SLOT
+    + PGBENCH_RECORD_PAYMENT
+    + PGBENCH_AUTHORIZE,
+    "full-counter": PGBENCH_AUTH_TOUCH
+    + PGBENCH_RECORD_HEAD
+    + PGBENCH_CLAIM_COUNTER
+    + PGBENCH_RECORD_PAYMENT
+    + PGBENCH_AUTHORIZE,
+    # step 1 alone: the transaction that takes a place (what the issue's pgbench figures measured, now with the
+    # pledge's payment and operation, which the application records in it)
+    "record-slots": "\\set backer random(:first_backer, :last_backer)\n"
+    + PGBENCH_RECORD_HEAD
+    + PGBENCH_CLAIM_SLOT
+    + PGBENCH_RECORD_PAYMENT,
     "record-counter": "\\set backer random(:first_backer, :last_backer)\n"
     + PGBENCH_RECORD_HEAD
-    + PGBENCH_CLAIM_COUNTER,
+    + PGBENCH_CLAIM_COUNTER
+    + PGBENCH_RECORD_PAYMENT,
 }
 
 
@@ -654,36 +658,75 @@ def run_pgbench(
 
 # --- profile: one pledge in this process --------------------------------------------------------------------------
 
-# (module, attribute, label): wrapped with a timer while profiling. Nested ones are subtracted from their parent.
+# (module, attribute, label): wrapped with a timer while profiling. Nested ones are subtracted from their parent (see
+# PROFILE_PARTS). A function the path no longer has is skipped (its part is then 0).
 PROFILED = (
     ("crowdmaker.people.services", "api_token_authenticate", "token auth"),
     ("crowdmaker.core.idempotency", "idempotency_claim", "idempotency claim"),
-    ("crowdmaker.funding.selectors", "campaign_visible", "campaign lookup (with its totals)"),
+    ("crowdmaker.funding.selectors", "campaign_visible", "campaign lookup"),
+    ("crowdmaker.funding.selectors", "campaign_to_pledge", "campaign lookup"),
     ("crowdmaker.funding.selectors", "tier_of_campaign", "tier lookup"),
     ("crowdmaker.funding.pledges", "pledge_create", "pledge_create"),
-    ("crowdmaker.funding.pledges", "_record", "record transaction (pledge, place)"),
+    ("crowdmaker.funding.pledges", "_record", "record (pledge, place)"),
+    ("crowdmaker.funding.pledges", "_authorization_start", "payment recorded"),
     ("crowdmaker.ledger.payments", "payment_authorize", "payment_authorize"),
+    ("crowdmaker.ledger.payments", "payment_authorize_finish", "payment_authorize"),
     ("crowdmaker.ledger.gateways.sandbox:SandboxGateway", "authorize", "gateway authorize (sandbox)"),
-    ("crowdmaker.funding.selectors", "pledge_of", "answer: pledge_of"),
+    ("crowdmaker.funding.selectors", "pledge_of", "answer"),
+    ("crowdmaker.funding.selectors", "pledge_answer", "answer"),
     ("crowdmaker.core.idempotency", "idempotency_finish", "idempotency finish (answer stored)"),
 )
 
+# The parts of a pledge shown: (part, timed label, labels timed inside it that are shown as parts of their own).
+PROFILE_PARTS = (
+    ("token auth", "token auth", ()),
+    ("idempotency claim", "idempotency claim", ()),
+    ("campaign lookup", "campaign lookup", ()),
+    ("tier lookup", "tier lookup", ()),
+    ("record: pledge and place", "record (pledge, place)", ()),
+    ("record: payment and operation (payment_authorize_start)", "payment recorded", ()),
+    (
+        "payment_authorize without the gateway (outcome transaction, with the pledge's)",
+        "payment_authorize",
+        ("gateway authorize (sandbox)",),
+    ),
+    ("gateway authorize (sandbox: 1 transaction)", "gateway authorize (sandbox)", ()),
+    (
+        "rest of pledge_create (retry lookup, quote, BEGIN/COMMIT of the record)",
+        "pledge_create",
+        ("record (pledge, place)", "payment recorded", "payment_authorize"),
+    ),
+    ("answer (pledge_answer, or pledge_of)", "answer", ()),
+    ("idempotency finish (answer stored)", "idempotency finish (answer stored)", ()),
+)
+
+
+def profile_parts(spent: dict[str, float], pledges: int, total: float) -> dict[str, float]:
+    """Milliseconds per pledge by part; what the timed functions leave is Django, ninja, validation, JSON."""
+    ms = {label: seconds * 1000 / pledges for label, seconds in spent.items()}
+    parts = {part: ms[label] - sum(ms[inner] for inner in inside) for part, label, inside in PROFILE_PARTS}
+    parts["Django, ninja, validation, serialisation (the rest)"] = total * 1000 / pledges - sum(parts.values())
+    return {part: round(value, 2) for part, value in parts.items()}
+
 
 @contextlib.contextmanager
-def timers() -> Iterator[dict[str, float]]:
-    """Wrap the PROFILED functions with timers (in this process only) and restore them afterwards."""
+def timers() -> Iterator[tuple[dict[str, float], dict[str, float]]]:
+    """Wrap the PROFILED functions with timers (in this process only) and restore them afterwards: the wall time
+    spent in each (Python and the database's answers) and the CPU time of this thread in each (Python alone)."""
     import importlib
 
     spent: dict[str, float] = {label: 0.0 for _, _, label in PROFILED}
+    cpu: dict[str, float] = {label: 0.0 for _, _, label in PROFILED}
     originals: list[tuple[Any, str, Any]] = []
 
     def timed(function: Callable[..., Any], label: str) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 spent[label] += time.perf_counter() - started
+                cpu[label] += time.thread_time() - cpu_started
 
         return wrapper
 
@@ -692,11 +735,13 @@ def timers() -> Iterator[dict[str, float]]:
         owner: Any = importlib.import_module(module_path)
         if class_name:
             owner = getattr(owner, class_name)
+        if not hasattr(owner, attribute):  # a step the path no longer has
+            continue
         original = owner.__dict__[attribute] if class_name else getattr(owner, attribute)
         originals.append((owner, attribute, original))
         setattr(owner, attribute, timed(original, label))
     try:
-        yield spent
+        yield spent, cpu
     finally:
         for owner, attribute, original in originals:
             setattr(owner, attribute, original)
@@ -781,80 +826,119 @@ def profile_in_process(
     floor_statements = [query["sql"] for query in captured_me.captured_queries]
     say(f"profile: one pledge = {len(statements)} statements; {FLOOR} = {len(floor_statements)}")
 
-    total = 0.0
-    with timers() as spent:
+    total = cpu_here = cpu_postgres = 0.0
+    backend = postgres_backend(connection)
+    with timers() as (spent, cpu_spent):
         for batch in range(max(1, pledges // per_campaign)):
             campaign, tier = new_campaign(maker, version, "profile", per_campaign)
+            postgres_before = backend_cpu_seconds(backend)
+            cpu_before = time.process_time()
             started = time.perf_counter()
             for _ in range(per_campaign):
                 pledge(campaign, tier)
             total += time.perf_counter() - started
+            cpu_here += time.process_time() - cpu_before
+            cpu_postgres += backend_cpu_seconds(backend) - postgres_before
             if (batch + 1) % 5 == 0:
                 say(f"profile [{(batch + 1) * per_campaign}/{pledges}] pledges in process")
     done = max(1, pledges // per_campaign) * per_campaign
-    ms = {label: seconds * 1000 / done for label, seconds in spent.items()}
-    parts = {
-        "token auth": ms["token auth"],
-        "idempotency claim": ms["idempotency claim"],
-        "campaign lookup (with its totals)": ms["campaign lookup (with its totals)"],
-        "tier lookup": ms["tier lookup"],
-        "record transaction (pledge, place)": ms["record transaction (pledge, place)"],
-        "payment_authorize without the gateway (2 transactions)": ms["payment_authorize"]
-        - ms["gateway authorize (sandbox)"],
-        "gateway authorize (sandbox: 1 transaction)": ms["gateway authorize (sandbox)"],
-        "rest of pledge_create (retry lookup, quote, outcome transaction, reloads)": ms["pledge_create"]
-        - ms["record transaction (pledge, place)"]
-        - ms["payment_authorize"],
-        "answer: pledge_of": ms["answer: pledge_of"],
-        "idempotency finish (answer stored)": ms["idempotency finish (answer stored)"],
-    }
     total_ms = total * 1000 / done
-    parts["Django, ninja, validation, serialisation (the rest)"] = total_ms - sum(parts.values())
+    postgres_before, cpu_before = backend_cpu_seconds(backend), time.process_time()
     started = time.perf_counter()
     for _ in range(done):
         me()
     floor_ms = (time.perf_counter() - started) * 1000 / done
+    floor_cpu = {
+        "django": round((time.process_time() - cpu_before) * 1000 / done, 2),
+        "postgres": round((backend_cpu_seconds(backend) - postgres_before) * 1000 / done, 2)
+        if backend is not None
+        else None,
+    }
     return {
         "pledges_timed": done,
         "pledge_ms": round(total_ms, 2),
+        # CPU of this process (Django) and of its PostgreSQL backend during the timed pledges; None where the
+        # backend's process cannot be read (a server on another machine)
+        "pledge_cpu_ms": {
+            "django": round(cpu_here * 1000 / done, 2),
+            "postgres": round(cpu_postgres * 1000 / done, 2) if backend is not None else None,
+        },
         "floor_ms": round(floor_ms, 2),
+        "floor_cpu_ms": floor_cpu,
         "pledge_to_floor_time_ratio": round(total_ms / floor_ms, 1),
-        "pledge_ms_by_part": {label: round(value, 2) for label, value in parts.items()},
+        "pledge_ms_by_part": profile_parts(spent, done, total),
+        # the same parts in CPU time of this process (Python alone, without the database's share)
+        "pledge_cpu_ms_by_part": profile_parts(cpu_spent, done, cpu_here),
         "pledge_statements": classify(statements),
         "floor_statements": classify(floor_statements),
         "pledge_sql": [re.sub(r"\s+", " ", sql)[:160] for sql in statements],
     }
 
 
+def postgres_backend(connection: Any) -> Any:
+    """The process of this connection's PostgreSQL backend when the server runs on this machine, else None."""
+    import psutil
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with contextlib.suppress(psutil.Error):
+        process = psutil.Process(pid)
+        if "postgres" in process.name() or "postgres" in " ".join(process.cmdline()):
+            process.cpu_times()
+            return process
+    return None
+
+
+def backend_cpu_seconds(backend: Any) -> float:
+    if backend is None:
+        return 0.0
+    times = backend.cpu_times()
+    return float(times.user + times.system)
+
+
 def totals_curve(maker: Any, version: Any, first_backer: int, backers: int, points: list[int]) -> list[dict[str, Any]]:
-    """The campaign lookup every pledge request makes (`campaign_by_slug`) as its campaign holds more pledges.
-    The pledges are inserted by SQL, authorized, without payments: only the cost of reading them matters here."""
-    from crowdmaker.funding.selectors import campaign_by_slug
+    """The campaign lookup of the pages and the API's detail (`campaign_by_slug`, with the totals), and the one every
+    pledge request makes (`campaign_to_pledge`, with the tier, no totals), as the campaign holds more pledges. The
+    pledges are inserted by SQL, authorized, without payments: only the cost of reading them matters here."""
+    from crowdmaker.funding.selectors import campaign_by_slug, campaign_to_pledge
 
     campaign, tier = new_campaign(maker, version, "totals-curve", None)
     inserted = 0
     curve: list[dict[str, Any]] = []
+
+    def median_ms(lookup: Callable[[], Any]) -> float:
+        lookup()
+        samples = []
+        for _ in range(5):
+            started = time.perf_counter()
+            lookup()
+            samples.append(time.perf_counter() - started)
+        return round(statistics.median(samples) * 1000, 2)
+
     for target in points:
         if target > inserted:
             sql_rows(
-                "INSERT INTO funding_pledge (campaign_id, backer_id, tier_id, reward_amount, extra_amount, amount, "
-                "unit_cost, status, late, request_key, capture_attempts, created_at, updated_at) "
-                "SELECT %s, %s + n %% %s, %s, 4000, 0, 4000, 1500, 'authorized', false, 'curve-' || n, 0, now(), now() "
-                "FROM generate_series(%s, %s) AS n",
+                "INSERT INTO funding_pledge (campaign_id, backer_id, tier_id, reward_amount, extra_amount, "
+                "shipping_amount, shipping_country, amount, unit_cost, status, late, request_key, capture_attempts, "
+                "created_at, updated_at) "
+                "SELECT %s, %s + n %% %s, %s, 4000, 0, 0, '', 4000, 1500, 'authorized', false, 'curve-' || n, 0, "
+                "now(), now() FROM generate_series(%s, %s) AS n",
                 [campaign.pk, first_backer, backers, tier.pk, inserted + 1, target],
             )
             sql_rows("ANALYZE funding_pledge")
             inserted = target
-        campaign_by_slug(slug=campaign.slug)
-        samples = []
-        for _ in range(3):
-            started = time.perf_counter()
-            campaign_by_slug(slug=campaign.slug)
-            samples.append(time.perf_counter() - started)
-        point = {"pledges": target, "campaign_lookup_ms": round(statistics.median(samples) * 1000, 2)}
+        point = {
+            "pledges": target,
+            "campaign_lookup_ms": median_ms(lambda: campaign_by_slug(slug=campaign.slug)),
+            "pledge_lookup_ms": median_ms(lambda: campaign_to_pledge(slug=campaign.slug, viewer=None, tier_id=tier.pk)),
+        }
         curve.append(point)
-        say(f"campaign lookup with {target:,} pledges in the campaign: {point['campaign_lookup_ms']:,.1f} ms")
-        if statistics.median(samples) > 5:
+        say(
+            f"with {target:,} pledges in the campaign: campaign lookup {point['campaign_lookup_ms']:,.1f} ms, the "
+            f"pledge's lookup {point['pledge_lookup_ms']:,.1f} ms"
+        )
+        if point["campaign_lookup_ms"] > 5000:
             break
     from django.db import connection
 
@@ -1385,6 +1469,24 @@ def resummarise() -> int:
     return 0
 
 
+def profile_only(options: argparse.Namespace) -> int:
+    """The in-process profile alone, on a fresh benchmark database: the quick measure while changing the path."""
+    prepare_database()
+    setup_django()
+    say(f"profile only; load average {os.getloadavg()[0]:.2f}, commit {git_commit()}")
+    try:
+        maker, design_version = bench_maker()
+        _, tokens, _ = create_backers(options.backers)
+        profile = profile_in_process(maker, design_version, tokens, options.profile_pledges)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+    profile["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(profile, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="rounds (default 5)")
@@ -1417,6 +1519,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=8792, help="port of the servers (default 8792)")
     parser.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="only the in-process profile of one pledge (statements, ms and CPU per pledge by part), printed as "
+        "JSON; nothing is saved (with --backers 100 it takes about a minute)",
+    )
+    parser.add_argument(
         "--summarise-only",
         action="store_true",
         help="recompute the summary and targets of the saved results from their runs, and stop",
@@ -1426,6 +1534,8 @@ def main(argv: list[str] | None = None) -> int:
         return resummarise()
     if options.runs < 1 or options.duration <= 0 or options.clients < 1:
         parser.error("--runs and --clients must be at least 1 and --duration positive")
+    if options.profile_only:
+        return profile_only(options)
     wrk, pgbench = shutil.which("wrk"), shutil.which("pgbench") or "/usr/bin/pgbench"
     if wrk is None or not Path(pgbench).exists():
         print("pledges bench: needs wrk (`apt-get install wrk`) and pgbench (postgresql-client)", file=sys.stderr)

@@ -678,14 +678,14 @@ def pledge_create(request: HttpRequest, slug: str, payload: PledgeCreateIn) -> S
     a flexible campaign). Ask `/pledges/quote` first for the fee. 402: the card was declined (the pledge is kept as
     declined). 409 `sold_out`: a limited tier has no place left (nothing was recorded). 503: the gateway did not
     answer; the pledge is pending, and a retry with the same Idempotency-Key resumes it."""
-    campaign = _visible(request, slug)
+    campaign, tier = selectors.campaign_to_pledge(slug=slug, viewer=_viewer(request), tier_id=payload.tier)
     pledge = pledges.pledge_create(
         backer=signed_in_user(request), campaign=campaign, payment_method=payload.payment_method,
-        tier=_tier_choice(campaign, payload), addons=_addon_choices(payload), extra=payload.extra,
+        tier=tier, addons=_addon_choices(payload), extra=payload.extra,
         request_key=idempotency_reference(request, "pledge"), shipping_country=payload.shipping_country,
         referrer=_referrer(payload.ref),
     )  # fmt: skip
-    return Status(201, selectors.pledge_of(backer=signed_in_user(request), pledge_id=pledge.pk))
+    return Status(201, selectors.pledge_answer(backer=signed_in_user(request), pledge=pledge))
 
 
 @router.get("/pledges", response={200: list[PledgeOut], **ERRORS}, summary="My pledges, newest first")

@@ -25,6 +25,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from crowdmaker.core import sql
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.funding.countries import COUNTRY_NAMES, shipping_rate_for
 from crowdmaker.funding.models import (
@@ -146,9 +147,13 @@ def pledge_quote(
     return PledgeQuote(currency, reward, extra, amount, cost, fee.amount, tuple(chosen), shipping, country)
 
 
+# Takes the first free slot no one else holds, in one statement: the subquery locks it (SKIP LOCKED), the UPDATE
+# fills it.
 CLAIM_FREE_SLOT = """
-SELECT id FROM funding_tierslot WHERE tier_id = %s AND pledge_id IS NULL
-ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED
+UPDATE funding_tierslot SET pledge_id = %s WHERE id = (
+    SELECT id FROM funding_tierslot WHERE tier_id = %s AND pledge_id IS NULL
+    ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED
+) RETURNING id
 """
 # When every free slot is locked by pledges being recorded right now, wait for one of them: it may be given up.
 # PostgreSQL re-checks `pledge_id IS NULL` on the row once the lock is released (READ COMMITTED), so a slot
@@ -161,11 +166,11 @@ ORDER BY number LIMIT 1 FOR UPDATE
 
 def _claim_slot(tier: Tier, pledge: Pledge) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_FREE_SLOT, [tier.pk])
+        cursor.execute(CLAIM_FREE_SLOT, [pledge.pk, tier.pk])
+        if cursor.fetchone() is not None:
+            return
+        cursor.execute(WAIT_FOR_FREE_SLOT, [tier.pk])
         row = cursor.fetchone()
-        if row is None:
-            cursor.execute(WAIT_FOR_FREE_SLOT, [tier.pk])
-            row = cursor.fetchone()
     if row is None:
         raise SoldOut(f"“{tier.title}” is sold out.", field="tier")
     TierSlot.objects.filter(pk=row[0]).update(pledge=pledge)
@@ -204,21 +209,31 @@ def _record(*, backer: User, campaign: Campaign, tier: Tier | None, quote: Pledg
             replaces: Pledge | None, claim_place: bool = True, referrer: User | None = None) -> Pledge:  # fmt: skip
     # A change keeps the referrer of the pledge it replaces: the share link brought the backer, not the change.
     referrer_id = replaces.referrer_id if replaces is not None else (referrer.pk if referrer is not None else None)
-    with transaction.atomic():
-        pledge = Pledge.objects.create(
+    with transaction.atomic(savepoint=False):  # inside pledge_create's transaction: no savepoint
+        pledge = Pledge(
             campaign=campaign, backer=backer, tier=tier, reward_amount=quote.reward_amount,
             extra_amount=quote.extra_amount, amount=quote.amount, unit_cost=quote.unit_cost,
             shipping_amount=quote.shipping_amount, shipping_country=quote.shipping_country,
             request_key=request_key, replaces=replaces, late=campaign.status == CampaignStatus.SUCCEEDED,
             referrer_id=referrer_id,
         )  # fmt: skip
-        PledgeAddOn.objects.bulk_create(
+        sql.insert(pledge)  # Pledge.objects.create's INSERT, without the ORM's compiling (the surge's hot path)
+        lines = PledgeAddOn.objects.bulk_create(
             PledgeAddOn(pledge=pledge, addon=addon, quantity=quantity, price=addon.price)
             for addon, quantity in quote.addons
         )
         if tier is not None and tier.limit and claim_place:
             _claim_slot(tier, pledge)
-        return pledge
+    _holds_lines(pledge, lines)
+    return pledge
+
+
+def _holds_lines(pledge: Pledge, lines: list[PledgeAddOn]) -> None:
+    """Give the pledge just recorded its add-on lines as a prefetch would (so its answer does not read them back)."""
+    recorded = pledge.addons.all()
+    recorded._result_cache = lines
+    recorded._prefetch_done = True  # type: ignore[attr-defined]
+    pledge._prefetched_objects_cache = {"addons": recorded}  # type: ignore[attr-defined]
 
 
 def _same_request(pledge: Pledge, tier: Tier | None, addons: Mapping[int, int] | None, extra: int,
@@ -235,31 +250,83 @@ def _same_request(pledge: Pledge, tier: Tier | None, addons: Mapping[int, int] |
     )
 
 
-def _authorize(pledge: Pledge, *, payment_method: str, gateway: PaymentGateway | None) -> Pledge:
-    """Steps 2 and 3: authorize (or resume authorizing) the pledge's payment, then record what happened."""
+def _authorization_start(
+    pledge: Pledge, *, payment_method: str, gateway: PaymentGateway | None
+) -> payments.AuthorizationStarted:
+    """Step 1's payment: recorded (or, for a pledge being resumed, found) under the reference `pledge-<id>`, in the
+    caller's transaction when there is one. The pledge refers to its campaign, the payee, by a foreign key."""
     currency = pledge.campaign.currency
+    return payments.payment_authorize_start(
+        payer_id=str(pledge.backer_id), payee_kind="campaign", payee_id=str(pledge.campaign_id),
+        amount=Money(pledge.amount, currency), payment_method=payment_method, reference=f"pledge-{pledge.pk}",
+        gateway=gateway, unit_cost=Money(pledge.unit_cost, currency) if pledge.tier_id else None, payee_known=True,
+    )  # fmt: skip
+
+
+def _hold(pledge: Pledge, payment: Payment) -> Pledge:
+    """In the transaction that records the payment's authorization: the pending pledge is authorized with it, by one
+    conditional UPDATE (what `_transition` does with a row lock and a save); a pledge no longer pending (cancelled
+    while its authorization was in flight) is returned as it now is."""
+    now = timezone.now()
+    if sql.update(Pledge, pledge.pk, where={"status": PledgeStatus.PENDING}, status=PledgeStatus.AUTHORIZED,
+                  payment_id=payment.pk, updated_at=now):  # fmt: skip
+        pledge.status, pledge.payment, pledge.updated_at = PledgeStatus.AUTHORIZED, payment, now
+        return pledge
+    return Pledge.objects.get(pk=pledge.pk)
+
+
+def _authorize(
+    pledge: Pledge,
+    *,
+    payment_method: str,
+    gateway: PaymentGateway | None,
+    started: payments.AuthorizationStarted | None = None,
+) -> Pledge:
+    """Steps 2 and 3: authorize (or resume authorizing) the pledge's payment, then record what happened; the pledge
+    is authorized in the same transaction as its payment. `started`: the payment recorded with the pledge in step 1;
+    without it (a pledge being resumed) the payment is found, or recorded, first."""
+    if started is None:
+        started = _authorization_start(pledge, payment_method=payment_method, gateway=gateway)
+    held: list[Pledge] = []
     try:
-        payment = payments.payment_authorize(
-            payer_id=str(pledge.backer_id), payee_kind="campaign", payee_id=str(pledge.campaign_id),
-            amount=Money(pledge.amount, currency), payment_method=payment_method, reference=f"pledge-{pledge.pk}",
-            gateway=gateway, unit_cost=Money(pledge.unit_cost, currency) if pledge.tier_id else None,
-        )  # fmt: skip
+        payment = payments.payment_authorize_finish(
+            started=started, on_authorized=lambda payment: held.append(_hold(pledge, payment))
+        )
     except payments.PaymentDeclined:
         _transition(pledge.pk, to=PledgeStatus.DECLINED, only_from=(PledgeStatus.PENDING,), free_place=True,
-                    payment=Payment.objects.filter(reference=f"pledge-{pledge.pk}").first())  # fmt: skip
+                    payment=started.payment)  # fmt: skip
         raise
     if payment.status == PaymentStatus.AUTHORIZED:
-        now = _transition(pledge.pk, to=PledgeStatus.AUTHORIZED, only_from=(PledgeStatus.PENDING,), payment=payment)
+        # Not held in this call: the payment was authorized by an earlier one (a crash before the pledge was).
+        now = held[0] if held else _transition(pledge.pk, to=PledgeStatus.AUTHORIZED,
+                                               only_from=(PledgeStatus.PENDING,), payment=payment)  # fmt: skip
         if now.status != PledgeStatus.AUTHORIZED:  # cancelled while its authorization was in flight
             _void_quietly(payment, gateway=gateway)
             return now
         if now.replaces_id is not None:
             _finish_change(now, gateway=gateway)
-    locked = Pledge.objects.select_related("campaign").get(pk=pledge.pk)
+    if held and held[0].status == PledgeStatus.AUTHORIZED and held[0].replaces_id is None:
+        locked = held[0]  # as this call recorded it, with its campaign
+    else:
+        locked = Pledge.objects.select_related("campaign").get(pk=pledge.pk)
     campaign = locked.campaign
     if locked.status == PledgeStatus.AUTHORIZED and (locked.late or campaign.funding_model == FundingModel.FLEXIBLE):
         return pledge_capture(pledge=locked, gateway=gateway)
     return locked
+
+
+# The pledge a backer's request key recorded (at most one: the key is unique per backer), in cached SQL: every
+# pledge of a launch surge asks.
+RECORDED_UNDER = "SELECT {columns} FROM funding_pledge p WHERE p.backer_id = %s AND p.request_key = %s"
+
+
+def _recorded_under(backer: User, request_key: str) -> Pledge | None:
+    if not request_key:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(RECORDED_UNDER.format(columns=sql.columns(Pledge, "p")), [backer.pk, request_key])
+        row = cursor.fetchone()
+    return sql.instance(Pledge, row) if row is not None else None
 
 
 def pledge_create(
@@ -286,7 +353,7 @@ def pledge_create(
     pledge stays pending; retry with the same `request_key`)."""
     if len(request_key) > 255:
         raise Invalid("An Idempotency-Key is at most 255 characters.", field="request_key")
-    recorded = Pledge.objects.filter(backer=backer, request_key=request_key).first() if request_key else None
+    recorded = _recorded_under(backer, request_key)
     if recorded is not None:
         # A retry: the pledge was accepted when it was recorded, so it is resumed even if the tier's window or
         # the campaign closed since (its place is held); only a different request under the same key is refused.
@@ -308,9 +375,12 @@ def pledge_create(
     # Changing to another amount in the same limited tier keeps the place the old pledge holds (it moves to the
     # new pledge once that is authorized), so a full tier does not stop a backer from changing their own pledge.
     keeps_place = replaces is not None and tier is not None and replaces.tier_id == tier.pk
+    started = None
     try:
-        pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
-                         replaces=replaces, claim_place=not keeps_place, referrer=referrer)  # fmt: skip
+        with transaction.atomic():  # step 1: the pledge, its place and its payment, all or nothing
+            pledge = _record(backer=backer, campaign=campaign, tier=tier, quote=quote, request_key=request_key,
+                             replaces=replaces, claim_place=not keeps_place, referrer=referrer)  # fmt: skip
+            started = _authorization_start(pledge, payment_method=payment_method, gateway=gateway)
     except IntegrityError as exc:
         # The same key in two requests at once (a double click): the other one recorded the pledge; this one
         # follows it as a retry would. (Another live replacement of `replaces` is a change already under way.)
@@ -321,7 +391,7 @@ def pledge_create(
         if recorded.status != PledgeStatus.PENDING:
             return recorded
         pledge = recorded
-    return _authorize(pledge, payment_method=payment_method, gateway=gateway)
+    return _authorize(pledge, payment_method=payment_method, gateway=gateway, started=started)
 
 
 def _own_pledge(*, backer: User, pledge_id: int) -> Pledge:

@@ -31,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from crowdmaker.core import sql
 from crowdmaker.core.errors import Conflict, DomainError, Invalid
 from crowdmaker.ledger import owners
 from crowdmaker.ledger.columns import columns_execute
@@ -205,11 +206,51 @@ def payment_authorize(
     """Record a payment and hold `amount` on the payment method. The same reference resumes the same payment.
 
     `unit_cost` is the publicly declared cost of what is paid for (a tier's rewards): the platform fee is taken on
-    the margin above it (MONEY.md), fixed now and shown before the payer commits."""
+    the margin above it (MONEY.md), fixed now and shown before the payer commits.
+
+    The steps are `payment_authorize_start` (its own transaction) and `payment_authorize_finish`; a caller with
+    rows of its own to record with the payment calls them itself."""
+    started = payment_authorize_start(payer_id=payer_id, payee_kind=payee_kind, payee_id=payee_id, amount=amount,
+                                      payment_method=payment_method, reference=reference, gateway=gateway,
+                                      unit_cost=unit_cost)  # fmt: skip
+    return payment_authorize_finish(started=started)
+
+
+@dataclass(frozen=True)
+class AuthorizationStarted:
+    """A payment `payment_authorize_start` recorded (or found), for `payment_authorize_finish` to ask the gateway."""
+
+    payment: Payment
+    operation: PaymentOperation | None  # None: the payment's authorization is settled, nothing is left to ask
+    amount: Money
+    payment_method: str
+    gateway: PaymentGateway
+
+
+def payment_authorize_start(
+    *,
+    payer_id: str,
+    payee_kind: str,
+    payee_id: str,
+    amount: Money,
+    payment_method: str,
+    reference: str | None = None,
+    gateway: PaymentGateway | None = None,
+    unit_cost: Money | None = None,
+    payee_known: bool = False,
+) -> AuthorizationStarted:
+    """Step 1 of `payment_authorize`: check the terms and record the payment and its pending authorize operation,
+    or, for a reference already used, find them (the same terms resume the payment, other terms are refused with
+    `reference_reused`). Never calls the gateway. It runs in the caller's transaction when there is one, so that a
+    caller's own rows (a pledge and its place) and the payment are recorded together or not at all, and a crash
+    after the commit leaves a payment that `payment_authorize` with the same reference resumes.
+
+    `payee_known`: the caller's transaction already depends on the payee's row (a pledge refers to its campaign by
+    a foreign key), so the payee is not looked up again."""
     gateway = gateway or payment_gateway()
     if not isinstance(amount, Money) or amount.amount <= 0:
         raise Invalid("A payment moves more than zero.", field="amount")
-    if payee_kind not in PAYEE_KINDS or owners.owner_describe(payee_kind, payee_id) is None:
+    if payee_kind not in PAYEE_KINDS or (not payee_known and owners.owner_describe(payee_kind, payee_id) is None):
         raise Invalid(f"There is no payee {payee_kind}:{payee_id}.", code="payee_not_found", field="payee")
     if not payment_method or len(payment_method) > 100:
         raise Invalid("A payment method is 1 to 100 characters.", field="payment_method")
@@ -227,34 +268,63 @@ def payment_authorize(
         "payment_method": payment_method,
         "gateway": gateway.name,
     }
-    with transaction.atomic():
-        # The fee is not among the terms compared on resume: the payment keeps the fee it was quoted.
-        payment, created = Payment.objects.get_or_create(
-            reference=reference, defaults={**terms, "fee_quoted": fee.amount}
-        )
-        if not created:
-            payment = _locked(payment.pk)
-            if any(getattr(payment, name) != value for name, value in terms.items()):
-                raise Invalid("This reference belongs to a different payment.", code="reference_reused")
-        if payment.status != PaymentStatus.PENDING:
-            return _finished_authorization(payment)
-        operation, _ = PaymentOperation.objects.get_or_create(
-            reference=reference,
-            defaults={"payment": payment, "kind": PaymentOperationKind.AUTHORIZE, "amount": amount.amount},
-        )
+    # No savepoint inside a caller's transaction: the refusal below is raised once the block is left, so that it
+    # does not spoil a transaction whose caller handles it.
+    with transaction.atomic(savepoint=False):
+        # One INSERT ... ON CONFLICT DO NOTHING each (core.sql), where get_or_create sends a SELECT, a SAVEPOINT,
+        # the INSERT and a RELEASE.
+        payment = Payment(reference=reference, fee_quoted=fee.amount, **terms)
+        if sql.insert(payment, unless_conflict_on="reference"):
+            operation = PaymentOperation(
+                payment=payment, kind=PaymentOperationKind.AUTHORIZE, reference=reference, amount=amount.amount
+            )
+            sql.insert(operation)
+            return AuthorizationStarted(payment, operation, amount, payment_method, gateway)
+        # The reference is taken. The fee is not among the terms compared on resume: the payment keeps the fee it
+        # was quoted.
+        payment = Payment.objects.select_for_update().get(reference=reference)
+        reused = any(getattr(payment, name) != value for name, value in terms.items())
+        pending: PaymentOperation | None = None
+        if not reused and payment.status == PaymentStatus.PENDING:
+            pending, _ = PaymentOperation.objects.get_or_create(
+                reference=reference,
+                defaults={"payment": payment, "kind": PaymentOperationKind.AUTHORIZE, "amount": amount.amount},
+            )
+    if reused:
+        raise Invalid("This reference belongs to a different payment.", code="reference_reused")
+    return AuthorizationStarted(payment, pending, amount, payment_method, gateway)
 
+
+def payment_authorize_finish(
+    *, started: AuthorizationStarted, on_authorized: Callable[[Payment], None] | None = None
+) -> Payment:
+    """Steps 2 and 3 of `payment_authorize`, outside any transaction: ask the gateway to hold the money of the
+    started payment, then record its answer. A decline is committed first, then raised as PaymentDeclined.
+    `on_authorized(payment)` runs in the transaction that records the authorization, when this call is the one
+    that records it, so that what a caller writes about it stands or falls with the payment's own record."""
+    payment, operation, gateway = started.payment, started.operation, started.gateway
+    if operation is None:
+        return _finished_authorization(payment)
     try:
-        authorization = _call(lambda: gateway.authorize(amount, payment_method, reference))
+        authorization = _call(lambda: gateway.authorize(started.amount, started.payment_method, operation.reference))
     except Declined as exc:
         return _finished_authorization(_record_decline(payment, operation, exc, outcome=PaymentStatus.FAILED))
 
     with transaction.atomic():
-        payment = _locked(payment.pk)
-        if payment.status == PaymentStatus.PENDING:
-            payment.status = PaymentStatus.AUTHORIZED
-            payment.authorization_id = authorization.id
-            _save(payment, "status", "authorization_id")
-            _finish_operation(operation, status=OperationStatus.SUCCEEDED, gateway_id=authorization.id)
+        # A conditional UPDATE (what a row lock and a check of the status did): of concurrent resumes of one
+        # reference, only the first records the authorization.
+        now = timezone.now()
+        if not sql.update(Payment, payment.pk, where={"status": PaymentStatus.PENDING}, status=PaymentStatus.AUTHORIZED,
+                          authorization_id=authorization.id, updated_at=now):  # fmt: skip
+            return Payment.objects.get(pk=payment.pk)
+        payment.status, payment.authorization_id, payment.updated_at = PaymentStatus.AUTHORIZED, authorization.id, now
+        sql.update(PaymentOperation, operation.pk, status=OperationStatus.SUCCEEDED, gateway_id=authorization.id,
+                   failure_code="", finished_at=now)  # fmt: skip
+        operation.status, operation.gateway_id, operation.failure_code, operation.finished_at = (
+            OperationStatus.SUCCEEDED, authorization.id, "", now
+        )  # fmt: skip
+        if on_authorized is not None:
+            on_authorized(payment)
     return payment
 
 
