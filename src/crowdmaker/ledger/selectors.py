@@ -159,6 +159,26 @@ def legs_in_a_foreign_currency(*, limit: int | None = None) -> Problems:
     )
 
 
+def legs_without_their_references(*, limit: int | None = None) -> Problems:
+    """Each leg's account and transaction exist (the legs' trigger checks it on insert, sql/0010; no foreign key)."""
+    return _problems(
+        """
+        SELECT count(*) OVER (), l.id, l.transaction_id, l.account_id, a.id IS NULL, t.id IS NULL
+        FROM ledger_leg l
+        LEFT JOIN ledger_account a ON a.id = l.account_id
+        LEFT JOIN ledger_transaction t ON t.id = l.transaction_id
+        WHERE a.id IS NULL OR t.id IS NULL
+        ORDER BY l.id
+        """,
+        [],
+        limit,
+        lambda leg, txn, account, no_account, no_txn: (
+            f"leg #{leg} names {f'account #{account}' if no_account else ''}{' and ' if no_account and no_txn else ''}"
+            f"{f'transaction #{txn}' if no_txn else ''}, which does not exist"
+        ),
+    )
+
+
 def stale_cached_balances(*, limit: int | None = None) -> Problems:
     """Each account's cached balance equals the sum of its legs."""
     return _problems(
@@ -484,6 +504,7 @@ INVARIANT_CHECKS: tuple[InvariantCheck, ...] = (
     InvariantCheck("two-legs", "every transaction has two legs or more", transactions_with_too_few_legs),
     InvariantCheck("conservation", "all balances add up to zero per currency", unconserved_currencies),
     InvariantCheck("leg-currency", "every leg is in its account's currency", legs_in_a_foreign_currency),
+    InvariantCheck("leg-references", "every leg's account and transaction exist", legs_without_their_references),
     InvariantCheck("cached-balance", "every cached balance equals the sum of its legs", stale_cached_balances),
     InvariantCheck("reversals", "every reversal exactly negates what it reverses", unmatched_reversals),
     InvariantCheck("no-overdraft", "no account is negative unless it may be", forbidden_negative_balances),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -238,6 +239,10 @@ def _accounts_found(keys: Sequence[AccountKey]) -> dict[tuple[str, str, str, str
         [[k.owner_kind for k in keys], [k.owner_id for k in keys], [k.purpose for k in keys],
          [k.currency for k in keys]],
     )  # fmt: skip
+    return _accounts_by_key(rows)
+
+
+def _accounts_by_key(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str, str, str], Account]:
     accounts = (Account.from_db(connection.alias, _ACCOUNT_FIELDS, row) for row in rows)
     return {(a.owner_kind, a.owner_id, a.purpose, a.currency): a for a in accounts}
 
@@ -250,31 +255,36 @@ def accounts_open_many(*, keys: Iterable[AccountKey]) -> dict[AccountKey, Accoun
     another overdraft permission (Conflict); nothing is created then.
     """
     wanted = list(dict.fromkeys(keys))
-    for key in wanted:
-        if key.owner_kind not in OwnerKind.values:
-            raise Invalid(f"Unknown owner kind {key.owner_kind!r}.", field="owner_kind")
+    owner_kinds = set(OwnerKind.values)
+    for kind in {key.owner_kind for key in wanted}:
+        if kind not in owner_kinds:
+            raise Invalid(f"Unknown owner kind {kind!r}.", field="owner_kind")
+    for currency in {key.currency for key in wanted}:
         try:
-            check_currency(key.currency)
+            check_currency(currency)
         except MoneyError as exc:
             raise Invalid(str(exc), field="currency") from exc
     found = _accounts_found(wanted)
     # In one order for every caller, so that concurrent calls opening the same accounts queue up, never deadlock.
     missing = sorted(k for k in wanted if (k.owner_kind, k.owner_id, k.purpose, k.currency) not in found)
     if missing:
-        # A concurrent call may open one of them first: its account is the one found below.
-        columns_execute(
-            """
+        # The new accounts come back from the INSERT; one a concurrent call opened first is looked up after it.
+        found.update(_accounts_by_key(columns_execute(
+            f"""
             INSERT INTO ledger_account (owner_kind, owner_id, purpose, currency, allow_negative, balance, created_at)
             SELECT owner_kind, owner_id, purpose, currency, allow_negative, 0, %s
             FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[])
                 WITH ORDINALITY AS k(owner_kind, owner_id, purpose, currency, allow_negative, position)
             ORDER BY position
             ON CONFLICT (owner_kind, owner_id, purpose, currency) DO NOTHING
-            """,
+            RETURNING {", ".join(_ACCOUNT_FIELDS)}
+            """,  # noqa: S608 - constant SQL
             [timezone.now(), [k.owner_kind for k in missing], [k.owner_id for k in missing],
              [k.purpose for k in missing], [k.currency for k in missing], [k.allow_negative for k in missing]],
-        )  # fmt: skip
-        found.update(_accounts_found(missing))
+        )))  # fmt: skip
+        late = [k for k in missing if (k.owner_kind, k.owner_id, k.purpose, k.currency) not in found]
+        if late:
+            found.update(_accounts_found(late))
     opened = {}
     for key in wanted:
         account = found[(key.owner_kind, key.owner_id, key.purpose, key.currency)]
@@ -326,8 +336,9 @@ def transactions_post_many(*, postings: Sequence[Posting]) -> dict[str, int]:
     number: transaction_post for a batch. Returns the id of each key's transaction; a key posted before returns
     its first posting (Conflict, idempotency_key_reused, if that was a different posting).
 
-    All or nothing: a refusal (Invalid, InsufficientFunds, Conflict) posts none of them. The accounts are locked in
-    id order first, as transaction_post locks them. The Account objects' cached balances are not refreshed.
+    All or nothing: a refusal (Invalid, InsufficientFunds, Conflict) posts none of them. The accounts whose balances
+    move are locked in id order first, as transaction_post locks its accounts (one whose legs net to zero in the
+    batch is not: its balance does not change). The Account objects' cached balances are not refreshed.
     """
     keys = [posting.idempotency_key for posting in postings]
     if len(set(keys)) != len(keys):
@@ -338,18 +349,25 @@ def transactions_post_many(*, postings: Sequence[Posting]) -> dict[str, int]:
     new = [posting for posting in postings if posting.idempotency_key not in posted]
     if not new:
         return posted
-    account_ids = sorted({account.pk for posting in new for account, _ in posting.legs})
+    # The accounts whose balances move, locked in id order as the legs' trigger then updates them; an account whose
+    # legs net to zero in the batch (a payer's pass-through account) keeps its balance and is not locked (sql/0009).
+    moves: dict[int, int] = defaultdict(int)
+    for posting in new:
+        for account, money in posting.legs:
+            moves[account.pk] += money.amount
+    account_ids = sorted(pk for pk, total in moves.items() if total)
     now = timezone.now()
     try:
         # The transactions and their legs in one savepoint: the database seals legs to the (sub)transaction that
         # created their ledger transaction.
         with transaction.atomic():
-            columns_execute(
-                "SELECT a.id FROM unnest(%s::bigint[]) AS x(id) CROSS JOIN LATERAL ("
-                "    SELECT id FROM ledger_account WHERE id = x.id LIMIT 1 FOR NO KEY UPDATE"
-                ") a",
-                [account_ids],
-            )
+            if account_ids:
+                columns_execute(
+                    "SELECT a.id FROM unnest(%s::bigint[]) AS x(id) CROSS JOIN LATERAL ("
+                    "    SELECT id FROM ledger_account WHERE id = x.id LIMIT 1 FOR NO KEY UPDATE"
+                    ") a",
+                    [account_ids],
+                )
             created: dict[str, int] = dict(
                 columns_execute(
                     """

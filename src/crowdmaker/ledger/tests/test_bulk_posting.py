@@ -223,3 +223,93 @@ def test_rolled_back_postings_leave_nothing_to_check(db: None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM ledger_posting_check")
         assert cursor.fetchone() == (0,)
+
+
+# --- the checks add up what the statements queued (sql/0009) ------------------------------------------------------
+
+
+def _forge_one_leg_at_a_time(accounts: dict[AccountKey, Account], amounts: list[int]) -> None:
+    """One transaction by raw SQL, each of its legs inserted by a statement of its own."""
+    _raw("INSERT INTO ledger_transaction (kind, memo, subject_kind, subject_id, idempotency_key, posted_at) "
+         "VALUES ('forged', '', '', 'one', '', now())")  # fmt: skip
+    for cents in amounts:
+        _raw(
+            "INSERT INTO ledger_leg (transaction_id, account_id, amount, currency) "
+            "SELECT id, %s, %s, 'EUR' FROM ledger_transaction WHERE kind = 'forged'",
+            [(accounts[CARD] if cents < 0 else accounts[REVENUE]).pk, cents],
+        )
+
+
+def test_legs_inserted_by_several_statements_are_checked_together(db: None) -> None:
+    accounts = services.accounts_open_many(keys=[CARD, REVENUE])
+
+    # Given a transaction whose legs come one statement at a time, unbalanced once all are in
+    with pytest.raises(IntegrityError, match="does not balance: its EUR legs sum to -1"), transaction.atomic():  # noqa: PT012
+        _forge_one_leg_at_a_time(accounts, [-5, 3, 1])
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")
+    assert (Transaction.objects.count(), Account.objects.get(pk=accounts[REVENUE].pk).balance) == (0, 0)
+
+    # and one that balances only with its last leg
+    with transaction.atomic():
+        _forge_one_leg_at_a_time(accounts, [-5, 3, 2])
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")
+    assert dict(Account.objects.values_list("purpose", "balance")) == {"gateway-clearing": -5, "platform-revenue": 5}
+
+
+def test_the_queue_of_commit_time_checks_takes_no_rows_by_hand(db: None) -> None:
+    accounts = services.accounts_open_many(keys=[CARD, REVENUE])
+
+    # Given an unbalanced transaction, and a queued row forged to cancel its sum
+    with pytest.raises(DatabaseError, match="filled only by the ledger's triggers"), transaction.atomic():  # noqa: PT012
+        _forge(accounts, [[-5, 4]])
+        _raw("INSERT INTO ledger_posting_check (transaction_ids, leg_transactions, leg_currencies, leg_counts, leg_sums)"
+             " SELECT ARRAY[id], ARRAY[id], ARRAY['EUR'], ARRAY[0], ARRAY[1] FROM ledger_transaction"
+             " WHERE kind = 'forged'")  # fmt: skip
+
+    assert (Transaction.objects.count(), Account.objects.get(pk=accounts[REVENUE].pk).balance) == (0, 0)
+
+
+def test_an_account_whose_legs_net_to_zero_is_neither_written_nor_locked(db: None) -> None:
+    payer = AccountKey("person", "7", "payments", "EUR")
+    accounts = services.accounts_open_many(keys=[CARD, REVENUE, payer])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin::text, xmax::text FROM ledger_account WHERE id = %s", [accounts[payer].pk])
+        before = cursor.fetchone()
+
+    # When a posting passes money through the payer's account
+    services.transactions_post_many(postings=[
+        Posting(kind="test", legs=[(accounts[CARD], eur(-500)), (accounts[payer], eur(500)),
+                                   (accounts[payer], eur(-500)), (accounts[REVENUE], eur(500))],
+                idempotency_key="through-payer"),
+    ])  # fmt: skip
+
+    # Then its row is untouched (no new version, no lock), and the others moved
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin::text, xmax::text FROM ledger_account WHERE id = %s", [accounts[payer].pk])
+        assert cursor.fetchone() == before
+    assert dict(Account.objects.values_list("purpose", "balance")) == {
+        "gateway-clearing": -500, "payments": 0, "platform-revenue": 500,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("missing", "message"), [("account", "ledger account .* which does not exist"),
+                                                  ("transaction", "ledger transaction .* which does not exist")])  # fmt: skip
+def test_a_leg_naming_an_account_or_transaction_that_does_not_exist_is_refused(
+    db: None, missing: str, message: str
+) -> None:
+    # Given the legs' references are checked by the ledger's trigger (sql/0010), not by foreign keys
+    accounts = services.accounts_open_many(keys=[CARD, REVENUE])
+    nowhere = 10**12
+
+    with pytest.raises(IntegrityError, match=message), transaction.atomic():  # noqa: PT012
+        _raw("INSERT INTO ledger_transaction (kind, memo, subject_kind, subject_id, idempotency_key, posted_at) "
+             "VALUES ('forged', '', '', 'one', '', now())")  # fmt: skip
+        _raw(
+            "INSERT INTO ledger_leg (transaction_id, account_id, amount, currency) "
+            "SELECT CASE WHEN %s THEN %s ELSE id END, unnest(ARRAY[%s, %s]::bigint[]), unnest(ARRAY[-5, 5]), 'EUR' "
+            "FROM ledger_transaction WHERE kind = 'forged'",
+            [missing == "transaction", nowhere, nowhere if missing == "account" else accounts[CARD].pk,
+             accounts[REVENUE].pk],
+        )  # fmt: skip
+
+    assert (Transaction.objects.count(), Leg.objects.count()) == (0, 0)

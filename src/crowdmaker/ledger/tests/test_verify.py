@@ -131,9 +131,9 @@ def test_verify_is_green_on_a_sound_ledger(accounts: dict[str, Account]) -> None
     assert code == 0
     assert errors == ""
     assert "Ledger: 5 accounts, 4 transactions, 9 legs" in report
-    assert report.count("\nOK      ") == 13
+    assert report.count("\nOK      ") == 14
     assert "FAILED" not in report
-    assert "Ledger verified: all 12 checks passed" in report
+    assert "Ledger verified: all 13 checks passed" in report
     assert ledger_invariant_problems() == []
 
 
@@ -173,7 +173,7 @@ def test_verify_command_exits_0_as_a_separate_process(transactional_db: None) ->
     # Then it reports every check OK and exits 0
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Ledger: 2 accounts, 1 transactions, 2 legs" in completed.stdout
-    assert "Ledger verified: all 12 checks passed" in completed.stdout
+    assert "Ledger verified: all 13 checks passed" in completed.stdout
 
 
 def test_verify_command_exits_1_as_a_separate_process(transactional_db: None) -> None:
@@ -189,7 +189,7 @@ def test_verify_command_exits_1_as_a_separate_process(transactional_db: None) ->
     assert completed.returncode == 1
     assert "FAILED  every cached balance equals the sum of its legs: 1 problem" in completed.stdout
     assert "cached balance 9.99 EUR, its legs sum to 0.00 EUR" in completed.stdout
-    assert "1 of 12 checks failed (cached-balance)" in completed.stderr
+    assert "1 of 13 checks failed (cached-balance)" in completed.stderr
 
 
 def run_command_process() -> subprocess.CompletedProcess[str]:
@@ -231,7 +231,7 @@ def test_an_unbalanced_transaction_fails_balance_and_conservation(accounts: dict
     assert "FAILED  all balances add up to zero per currency: 1 problem [conservation]" in report
     assert "- EUR: all balances add up to +0.01 EUR, not zero" in report
     assert "OK      every cached balance equals the sum of its legs" in report
-    assert "2 of 12 checks failed (balanced, conservation)" in errors
+    assert "2 of 13 checks failed (balanced, conservation)" in errors
 
 
 def test_a_transaction_without_legs_fails(accounts: dict[str, Account]) -> None:
@@ -262,7 +262,7 @@ def test_a_stale_cached_balance_fails(accounts: dict[str, Account]) -> None:
         f"- account #{accounts['fee'].pk} platform/platform-revenue (EUR): cached balance 5.01 EUR, "
         "its legs sum to 5.00 EUR"
     ) in report
-    assert "1 of 12 checks failed (cached-balance)" in errors
+    assert "1 of 13 checks failed (cached-balance)" in errors
 
 
 def test_a_reversal_that_does_not_negate_its_original_fails(accounts: dict[str, Account]) -> None:
@@ -277,7 +277,7 @@ def test_a_reversal_that_does_not_negate_its_original_fails(accounts: dict[str, 
     assert code == 1
     assert "FAILED  every reversal exactly negates what it reverses: 1 problem [reversals]" in report
     assert f"- transaction #{wrong} reverses #{capture.pk} but its legs are not the exact negation" in report
-    assert "1 of 12 checks failed (reversals)" in errors
+    assert "1 of 13 checks failed (reversals)" in errors
 
 
 def test_a_reversal_with_an_extra_leg_fails(accounts: dict[str, Account]) -> None:
@@ -327,6 +327,24 @@ def test_a_leg_in_a_foreign_currency_fails(accounts: dict[str, Account]) -> None
     assert code == 1
     assert "FAILED  every leg is in its account's currency: 1 problem [leg-currency]" in report
     assert "moves +1.00 USD into campaign:7/campaign-escrow (EUR), held in EUR" in report
+
+
+def test_a_leg_whose_transaction_does_not_exist_fails(accounts: dict[str, Account]) -> None:
+    post_healthy_ledger(accounts)
+    with triggers_off():
+        forged = forge_transaction()
+        forge_leg(forged, accounts["escrow"], 100)
+        forge_leg(forged, accounts["card"], -100)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE ledger_leg SET transaction_id = %s WHERE transaction_id = %s", [forged + 1000, forged]
+            )
+
+    code, report, _ = verify()
+
+    assert code == 1
+    assert "FAILED  every leg's account and transaction exist: 2 problems [leg-references]" in report
+    assert f"names transaction #{forged + 1000}, which does not exist" in report
 
 
 def test_the_report_lists_the_first_examples_and_counts_the_rest(accounts: dict[str, Account]) -> None:
@@ -460,7 +478,7 @@ def test_a_sound_payment_flow_passes_every_payment_check(flow: Flow) -> None:
         "no payment step or payout pending for more than 10 minutes",
     ):
         assert f"OK      {title}" in report
-    assert "Ledger verified: all 12 checks passed in" in report
+    assert "Ledger verified: all 13 checks passed in" in report
 
 
 def test_a_refund_or_payout_still_pending_is_consistent_and_only_a_warning_once_stale(
@@ -500,7 +518,7 @@ def test_a_refund_or_payout_still_pending_is_consistent_and_only_a_warning_once_
     assert f"- the authorization of payment #{authorization.payment_id} has been pending since" in report
     assert report.count("(11 min)") == 2
     assert report.count("(12 min)") == 1
-    assert "Ledger verified: all 12 checks passed, with warnings (stale-pending) in" in report
+    assert "Ledger verified: all 13 checks passed, with warnings (stale-pending) in" in report
     assert ledger_invariant_problems() == []
 
 
@@ -523,7 +541,7 @@ def test_a_second_capture_posting_and_a_capture_of_a_voided_payment_fail(flow: F
     assert (
         f"- payment #{flow.voided.pk} is voided, but its capture is posted 1 time(s) and its payee got +40.00 EUR"
     ) in report
-    assert "1 of 12 checks failed (payment-captures)" in errors
+    assert "1 of 13 checks failed (payment-captures)" in errors
 
 
 def test_a_fee_posted_that_differs_from_the_payments_fee_fails(flow: Flow) -> None:
@@ -536,7 +554,7 @@ def test_a_fee_posted_that_differs_from_the_payments_fee_fails(flow: Flow) -> No
     assert "FAILED  every payment's posted platform fee equals its fee: 1 problem [payment-fees]" in report
     assert f"- payment #{flow.refunded.pk} (partially_refunded): the platform got 10.01 EUR in fees" in report
     assert "not 10.00 EUR" in report
-    assert "1 of 12 checks failed (payment-fees)" in errors
+    assert "1 of 13 checks failed (payment-fees)" in errors
 
 
 def test_a_refunded_amount_the_ledger_does_not_show_fails(flow: Flow) -> None:
@@ -550,7 +568,7 @@ def test_a_refunded_amount_the_ledger_does_not_show_fails(flow: Flow) -> None:
     assert (
         f"- payment #{flow.refunded.pk} (partially_refunded): refunds of 25.00 EUR are posted, not 30.00 EUR refunded"
     ) in report
-    assert "1 of 12 checks failed (payment-refunds)" in errors
+    assert "1 of 13 checks failed (payment-refunds)" in errors
 
 
 def test_a_payment_both_captured_and_voided_fails(flow: Flow) -> None:
@@ -567,7 +585,7 @@ def test_a_payment_both_captured_and_voided_fails(flow: Flow) -> None:
     assert code == 1
     assert "FAILED  no payment is both captured and voided: 1 problem [captured-and-voided]" in report
     assert f"- payment #{flow.refunded.pk} (partially_refunded) was both captured and voided" in report
-    assert "1 of 12 checks failed (captured-and-voided)" in errors
+    assert "1 of 13 checks failed (captured-and-voided)" in errors
 
 
 def test_a_paid_payout_marked_failed_without_its_reversal_fails(flow: Flow) -> None:
@@ -588,4 +606,4 @@ def test_a_paid_payout_marked_failed_without_its_reversal_fails(flow: Flow) -> N
         f"- payout #{flow.failed.pk} (paid, 5.00 EUR from {team}) is posted 1 time(s), reversed 1 time(s), "
         "and 0.00 EUR is taken from the account"
     ) in report
-    assert "1 of 12 checks failed (payouts)" in errors
+    assert "1 of 13 checks failed (payouts)" in errors
