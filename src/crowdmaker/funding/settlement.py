@@ -39,6 +39,7 @@ from django.utils import timezone
 from crowdmaker.core.errors import Conflict, NotFound
 from crowdmaker.funding.models import Campaign, CampaignStatus, FundingModel, Pledge, PledgeStatus, TierSlot
 from crowdmaker.ledger import payments
+from crowdmaker.ledger.columns import columns_execute
 from crowdmaker.ledger.gateways import PaymentGateway
 from crowdmaker.ledger.models import (
     CAPTURED_STATUSES,
@@ -88,9 +89,22 @@ class Outcome(Enum):
     WAITING = "waiting"  # nothing could be done now (gateway down, payment busy); the next run tries again
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A due pledge as a batch reads it: what deciding its step takes, not a model instance (a batch reads 1,000;
+    the pledges whose step is not the batch's are loaded whole, `_pledges`)."""
+
+    pk: int
+    payment_id: int
+    payment_status: str
+    capture_attempts: int
+    next_capture_at: datetime | None
+    failed_captures: int  # the payment's declined capture operations
+
+
 # One pledge's gateway step (`_capture_one`, `_void_one`), and a batch's (`_capture_batch`, `_void_batch`).
 SettleOne = Callable[[Pledge, datetime, PaymentGateway | None], Outcome]
-SettleBatch = Callable[[Sequence[Pledge], datetime, PaymentGateway | None], dict[int, Outcome]]
+SettleBatch = Callable[[Sequence[Due], datetime, PaymentGateway | None], dict[int, Outcome]]
 
 
 @dataclass
@@ -272,7 +286,7 @@ def _walk(campaign: Campaign, now: datetime, report: SettlementReport, gateway: 
     pledges): the batch's gateway steps, then one UPDATE recording its captures or voids; `workers` batches at a
     time."""
 
-    def settle_batch(batch: Sequence[Pledge]) -> Counter[str]:
+    def settle_batch(batch: Sequence[Due]) -> Counter[str]:
         done: dict[Outcome, list[int]] = {Outcome.CAPTURED: [], Outcome.VOIDED: []}
         counts: Counter[str] = Counter()
         outcomes = settle(batch, now, gateway)
@@ -286,7 +300,7 @@ def _walk(campaign: Campaign, now: datetime, report: SettlementReport, gateway: 
         checkpoint("recorded", batch[-1].pk)
         return counts
 
-    batches = _batches(campaign, now, batch_size, light=settle in (_capture_batch, _void_batch))
+    batches = _batches(campaign, now, batch_size)
     if workers <= 1 or connection.in_atomic_block:
         tallies = [settle_batch(batch) for batch in batches]
     else:
@@ -296,40 +310,45 @@ def _walk(campaign: Campaign, now: datetime, report: SettlementReport, gateway: 
             setattr(report, outcome, getattr(report, outcome) + count)
 
 
-def _batches(campaign: Campaign, now: datetime, batch_size: int, *, light: bool) -> Iterator[Sequence[Pledge]]:
-    """The due pledges, a batch at a time, with their payments; `light`: only the fields the batch paths read (the
-    rest is loaded if asked for), for the batches' sake of 1,000 pledges and payments built in Python."""
+def _batches(campaign: Campaign, now: datetime, batch_size: int) -> Iterator[Sequence[Due]]:
+    """The due pledges, a batch at a time, as rows of what the batch paths read (tuples: no model instances)."""
     # A pledge made in the last moments (a late pledge on a succeeded campaign) is its own request's to capture.
     made_before = now - IN_FLIGHT_GRACE
     after = 0
     while True:
-        pledges = (
-            Pledge.objects.filter(campaign=campaign, status=PledgeStatus.AUTHORIZED, pk__gt=after,
-                                  payment__isnull=False, created_at__lte=made_before)
+        batch = [
+            Due(*row)
+            for row in Pledge.objects.filter(campaign=campaign, status=PledgeStatus.AUTHORIZED, pk__gt=after,
+                                             payment__isnull=False, created_at__lte=made_before)
             .filter(Q(next_capture_at__isnull=True) | Q(next_capture_at__lte=now))
-            .select_related("payment")
             .annotate(failed_captures=Coalesce(_failed_captures(), 0))
             .order_by("pk")
-        )  # fmt: skip
-        if light:
-            pledges = pledges.only(*_WALKED)
-        batch = list(pledges[:batch_size])
+            .values_list("pk", "payment_id", "payment__status", "capture_attempts", "next_capture_at",
+                         "failed_captures")[:batch_size]
+        ]  # fmt: skip
         if not batch:
             return
         after = batch[-1].pk
         yield batch
 
 
-_WALKED = ("id", "campaign_id", "payment_id", "status", "capture_attempts", "next_capture_at", "capture_grace_until",
-           "payment__id", "payment__status")  # fmt: skip
+def _pledges(batch: Sequence[Due]) -> list[Pledge]:
+    """The pledges of these rows, whole, with their payments and declined captures (`failed_captures`), in id order:
+    what the one-by-one steps take."""
+    return list(
+        Pledge.objects.filter(pk__in=[due.pk for due in batch])
+        .select_related("payment")
+        .annotate(failed_captures=Coalesce(_failed_captures(), 0))
+        .order_by("pk")
+    )
 
 
-def _in_threads(batches: Iterator[Sequence[Pledge]], settle_batch: Callable[[Sequence[Pledge]], Counter[str]],
+def _in_threads(batches: Iterator[Sequence[Due]], settle_batch: Callable[[Sequence[Due]], Counter[str]],
                 workers: int) -> list[Counter[str]]:  # fmt: skip
     """Settle the batches in `workers` threads, each with its own database connection (closed when it is done),
     while this thread reads the next batches. The first error stops the reading, lets the batches under way
     finish, and is raised here; a rerun resumes the rest, as after any crash."""
-    todo: queue.Queue[Sequence[Pledge] | None] = queue.Queue(maxsize=workers)
+    todo: queue.Queue[Sequence[Due] | None] = queue.Queue(maxsize=workers)
     tallies: list[Counter[str]] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -369,61 +388,61 @@ def _in_threads(batches: Iterator[Sequence[Pledge]], settle_batch: Callable[[Seq
 
 
 def _record(pledge_ids: list[int], status: str, *, release: bool) -> None:
-    """Record a batch's outcome in one short transaction; only pledges still authorized change (a rerun is a no-op)."""
+    """Record a batch's outcome in one statement; only pledges still authorized change (a rerun is a no-op). The
+    UPDATE locks each row it changes, in id order (an index scan of the sorted ids), as a SELECT ... FOR UPDATE
+    before it did, without writing each lock to the row first."""
     if not pledge_ids:
         return
     with transaction.atomic():
-        changed = list(
-            Pledge.objects.filter(pk__in=pledge_ids, status=PledgeStatus.AUTHORIZED)
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", flat=True)
-        )
-        Pledge.objects.filter(pk__in=changed).update(status=status, updated_at=timezone.now())
-        if release:
+        changed = [
+            row[0]
+            for row in columns_execute(
+                f"UPDATE {Pledge._meta.db_table} SET status = %s, updated_at = %s "  # noqa: S608 - constant SQL
+                "WHERE id = ANY(%s::bigint[]) AND status = %s RETURNING id",
+                [status, timezone.now(), sorted(pledge_ids), PledgeStatus.AUTHORIZED],
+            )
+        ]
+        if release and changed:
             TierSlot.objects.filter(pledge_id__in=changed).update(pledge=None)
 
 
 def _one_by_one(settle_one: SettleOne) -> SettleBatch:
-    def settle(batch: Sequence[Pledge], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
-        return {pledge.pk: settle_one(pledge, now, gateway) for pledge in batch}
+    def settle(batch: Sequence[Due], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
+        return {pledge.pk: settle_one(pledge, now, gateway) for pledge in _pledges(batch)}
 
     return settle
 
 
-def _left_waiting(
-    what: str, pledges: list[Pledge], result: payments.BatchOutcome, outcomes: dict[int, Outcome]
-) -> None:
+def _left_waiting(what: str, pledges: list[Due], result: payments.BatchOutcome, outcomes: dict[int, Outcome]) -> None:
     """Pledges of a batch nothing could be done for now (the gateway did not answer, the payment is busy): one line
     for the batch, and the next run tries them again."""
     waiting = [p for p in pledges if p.payment_id in result.waiting or p.payment_id in result.refused]
     for pledge in waiting:
         outcomes[pledge.pk] = Outcome.WAITING
     if waiting:
-        reasons = sorted({result.refused.get(p.payment_id, "gateway_unavailable") for p in waiting})  # type: ignore[arg-type]
+        reasons = sorted({result.refused.get(p.payment_id, "gateway_unavailable") for p in waiting})
         logger.warning("%s of %s pledges (%s to %s) left for the next run: %s", what, len(waiting), waiting[0].pk,
                        waiting[-1].pk, ", ".join(reasons))  # fmt: skip
 
 
-def _ready_for_capture(pledge: Pledge) -> bool:
+def _ready_for_capture(due: Due) -> bool:
     """An authorized payment with no decline left to record and not given up: a capture to ask the gateway for."""
-    payment: Payment = pledge.payment  # type: ignore[assignment]
     return (
-        payment.status == PaymentStatus.AUTHORIZED
-        and pledge.failed_captures <= pledge.capture_attempts  # type: ignore[attr-defined]
-        and not (pledge.capture_attempts and pledge.next_capture_at is None)
+        due.payment_status == PaymentStatus.AUTHORIZED
+        and due.failed_captures <= due.capture_attempts
+        and not (due.capture_attempts and due.next_capture_at is None)
     )
 
 
-def _capture_batch(batch: Sequence[Pledge], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
+def _capture_batch(batch: Sequence[Due], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
     """Capture the batch's ready pledges at once (declines kept for the retries); the rest, left by a crash or given
     up, one by one as `_capture_one` does."""
-    ready = [pledge for pledge in batch if _ready_for_capture(pledge)]
-    asked = {pledge.pk for pledge in ready}
-    outcomes = {pledge.pk: _capture_one(pledge, now, gateway) for pledge in batch if pledge.pk not in asked}
+    ready = [due for due in batch if _ready_for_capture(due)]
+    rest = [due for due in batch if not _ready_for_capture(due)]
+    outcomes = {pledge.pk: _capture_one(pledge, now, gateway) for pledge in (_pledges(rest) if rest else [])}
     if not ready:
         return outcomes
-    result = payments.payments_capture_many(payments=[p.payment for p in ready], gateway=gateway,  # type: ignore[misc]
+    result = payments.payments_capture_many(payment_ids=[due.payment_id for due in ready], gateway=gateway,
                                             void_on_decline=False)  # fmt: skip
     checkpoint("batch-captured", ready[-1].pk)  # the ledger has recorded the captures and declines; the pledges not yet
     declined = []
@@ -473,7 +492,9 @@ def _declined(pledge: Pledge, now: datetime, gateway: PaymentGateway | None) -> 
     return _declined_batch([pledge], now, gateway)[pledge.pk]
 
 
-def _declined_batch(pledges: Sequence[Pledge], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
+def _declined_batch(
+    pledges: Sequence[Pledge | Due], now: datetime, gateway: PaymentGateway | None
+) -> dict[int, Outcome]:
     """Record each payment's declined captures on its pledge (a count, so recording twice changes nothing), schedule
     the next attempt and tell the backer, for a batch's declines in one transaction; after the grace period, give
     up and drop the pledge."""
@@ -545,14 +566,14 @@ def _drop(pledge: Pledge, gateway: PaymentGateway | None) -> Outcome:
     return Outcome.DROPPED
 
 
-def _void_batch(batch: Sequence[Pledge], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
+def _void_batch(batch: Sequence[Due], now: datetime, gateway: PaymentGateway | None) -> dict[int, Outcome]:
     """Void the batch's authorized pledges at once; the others as `_void_one` does."""
-    ready = [pledge for pledge in batch if pledge.payment.status == PaymentStatus.AUTHORIZED]  # type: ignore[union-attr]
-    asked = {pledge.pk for pledge in ready}
-    outcomes = {pledge.pk: _void_one(pledge, now, gateway) for pledge in batch if pledge.pk not in asked}
+    ready = [due for due in batch if due.payment_status == PaymentStatus.AUTHORIZED]
+    rest = [due for due in batch if due.payment_status != PaymentStatus.AUTHORIZED]
+    outcomes = {pledge.pk: _void_one(pledge, now, gateway) for pledge in (_pledges(rest) if rest else [])}
     if not ready:
         return outcomes
-    result = payments.payments_void_many(payments=[p.payment for p in ready], gateway=gateway)  # type: ignore[misc]
+    result = payments.payments_void_many(payment_ids=[due.payment_id for due in ready], gateway=gateway)
     checkpoint("batch-voided", ready[-1].pk)
     for pledge in ready:
         # Declined: the gateway no longer holds it (recorded as failed): nobody is charged, as in _void_one.

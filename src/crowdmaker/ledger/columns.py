@@ -22,13 +22,23 @@ _PLACEHOLDER = re.compile(r"(?<!%)%s")
 
 
 def _column(values: list[Any]) -> Any:
-    """A list of ints or strs as an array literal (every string quoted, so any text is safe); others unchanged."""
-    if values and all(type(value) is int for value in values):
+    """A list of ints or strs as an array literal (every string quoted, so any text is safe); others unchanged.
+
+    The checks run in C, not element by element in Python: the set of the elements' types, and `str.join`, which
+    refuses anything but strings; the strings are escaped one by one only when one of them holds a quote or a
+    backslash."""
+    if not values:
+        return values
+    if set(map(type, values)) == {int}:
         return "{" + ",".join(map(str, values)) + "}"
-    if values and all(isinstance(value, str) for value in values):
-        quoted = ('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
-        return "{" + ",".join(quoted) + "}"
-    return values
+    try:
+        joined = '","'.join(values)
+    except TypeError:
+        return values
+    # The separators hold two quotes each: any more, or a backslash, came from the values.
+    if joined.count('"') != 2 * (len(values) - 1) or "\\" in joined:
+        joined = '","'.join(value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return '{"' + joined + '"}'
 
 
 def columns_execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

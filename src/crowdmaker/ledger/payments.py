@@ -469,12 +469,13 @@ def _capture_postings(payment_id: int, take: Money, fee: Money, accounts: _Accou
     platform fee when there is one, each keyed by the payment."""
     clearing, payer, received, revenue = accounts.clearing, accounts.payer, accounts.received, accounts.revenue
     subject = ("payment", str(payment_id))
+    out = -take  # one Money for the two legs that take the amount out of an account
     postings = [
         Posting(
             kind="payment-capture",
             # The payer's account takes the money in and passes it on within the posting: it nets to zero (the
             # overdraft check judges the net effect at commit) and makes the payer a party of the payment.
-            legs=[(clearing, -take), (payer, take), (payer, -take), (received, take)],
+            legs=[(clearing, out), (payer, take), (payer, out), (received, take)],
             memo=f"Payment #{payment_id} captured",
             subject=subject,
             idempotency_key=f"payment:{payment_id}:capture",
@@ -728,19 +729,22 @@ def _locked_states(steps: Sequence[_Step]) -> tuple[dict[int, str], set[int]]:
 
 def _post_captures(captured: Sequence[tuple[_Step, Capture]], gateway: PaymentGateway) -> None:
     """Post every capture and fee of the batch (one keyed posting each) and mark the payments captured."""
-    keys = [
-        (
-            AccountKey("gateway", gateway.name, CLEARING, step.currency, allow_negative=True),
-            AccountKey("person", step.payer_id, PAYER_PAYMENTS, step.currency),
-            AccountKey(step.payee_kind, step.payee_id, RECEIVED, step.currency),
-            AccountKey("platform", "", REVENUE, step.currency),
-        )
-        for step, _ in captured
-    ]
-    accounts = accounts_open_many(keys=[key for four in keys for key in four])
+    # The gateway's, payee's and platform's accounts are the same for a whole batch (one campaign, one currency, as
+    # a rule); only the payer's is each payment's own.
+    shared: dict[tuple[str, str, str], tuple[AccountKey, AccountKey, AccountKey]] = {}
+    payers: list[AccountKey] = []
+    for step, _ in captured:
+        group = (step.currency, step.payee_kind, step.payee_id)
+        if group not in shared:
+            shared[group] = (AccountKey("gateway", gateway.name, CLEARING, step.currency, allow_negative=True),
+                             AccountKey(step.payee_kind, step.payee_id, RECEIVED, step.currency),
+                             AccountKey("platform", "", REVENUE, step.currency))  # fmt: skip
+        payers.append(AccountKey("person", step.payer_id, PAYER_PAYMENTS, step.currency))
+    accounts = accounts_open_many(keys=[*(key for three in shared.values() for key in three), *payers])
     postings: list[Posting] = []
     rows: list[tuple[int, int, int, str]] = []
-    for (step, capture), (clearing, payer, received, revenue) in zip(captured, keys, strict=True):
+    for (step, capture), payer in zip(captured, payers, strict=True):
+        clearing, received, revenue = shared[step.currency, step.payee_kind, step.payee_id]
         take = Money(step.amount, step.currency)
         fee = _fee_share(Money(step.fee_quoted, step.currency), step.authorized, take)
         postings += _capture_postings(
@@ -762,7 +766,11 @@ def _post_captures(captured: Sequence[tuple[_Step, Capture]], gateway: PaymentGa
 
 
 def payments_capture_many(
-    *, payments: Sequence[Payment], gateway: PaymentGateway | None = None, void_on_decline: bool = True
+    *,
+    payments: Sequence[Payment] = (),
+    payment_ids: Sequence[int] = (),
+    gateway: PaymentGateway | None = None,
+    void_on_decline: bool = True,
 ) -> BatchOutcome:
     """Capture each payment's authorized amount and post it, as payment_capture does, for a whole batch at once
     (see above): three transactions and one gateway call (capture_many) whatever the batch's size. Pass batches
@@ -772,12 +780,13 @@ def payments_capture_many(
     the authorization voided, unless `void_on_decline` is False: then it is kept for a later attempt under a
     reference of its own, as payment_capture keeps it), waiting (the gateway did not answer: pending, resumed by
     the next call under the same reference) or refused (as payment_capture would refuse it; nothing done). A
-    pending capture is resumed for the amount it was started with.
+    pending capture is resumed for the amount it was started with. The payments are given as Payment objects or by
+    id (`payment_ids`, a batch read without building 1,000 Payment objects), or both.
     """
     gateway = gateway or payment_gateway()
     outcome = BatchOutcome()
-    steps = _begin_many(sorted({p.pk for p in payments}), kind=PaymentOperationKind.CAPTURE, gateway=gateway,
-                        outcome=outcome)  # fmt: skip
+    steps = _begin_many(sorted({p.pk for p in payments}.union(payment_ids)), kind=PaymentOperationKind.CAPTURE,
+                        gateway=gateway, outcome=outcome)  # fmt: skip
     if not steps:
         return outcome
     answers = _ask_many(
@@ -830,15 +839,17 @@ def payments_capture_many(
     return outcome
 
 
-def payments_void_many(*, payments: Sequence[Payment], gateway: PaymentGateway | None = None) -> BatchOutcome:
+def payments_void_many(
+    *, payments: Sequence[Payment] = (), payment_ids: Sequence[int] = (), gateway: PaymentGateway | None = None
+) -> BatchOutcome:
     """Release each payment's authorization, as payment_void does, for a whole batch at once (see above): three
     transactions and one gateway call (void_many). Done: voided now or before; declined: the gateway no longer
     holds it (the payment recorded failed, as payment_void records it); waiting and refused as for
-    payments_capture_many."""
+    payments_capture_many (the payments as objects or by id)."""
     gateway = gateway or payment_gateway()
     outcome = BatchOutcome()
-    steps = _begin_many(sorted({p.pk for p in payments}), kind=PaymentOperationKind.VOID, gateway=gateway,
-                        outcome=outcome)  # fmt: skip
+    steps = _begin_many(sorted({p.pk for p in payments}.union(payment_ids)), kind=PaymentOperationKind.VOID,
+                        gateway=gateway, outcome=outcome)  # fmt: skip
     if not steps:
         return outcome
     answers = _ask_many(gateway.void_many, [VoidRequest(s.authorization_id, s.reference) for s in steps])
