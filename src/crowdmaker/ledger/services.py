@@ -66,7 +66,7 @@ def _check_legs(legs: Sequence[tuple[Account, Money]]) -> None:
             raise Invalid("Each leg's amount must be Money.", field=f"legs.{position}")
         if money.amount == 0:
             raise Invalid("A leg must move a non-zero amount.", field=f"legs.{position}")
-        if account.pk is None:
+        if account.id is None:
             raise Invalid("Each leg needs a saved account.", field=f"legs.{position}")
         if money.currency != account.currency:
             raise Invalid(
@@ -354,7 +354,7 @@ def transactions_post_many(*, postings: Sequence[Posting]) -> dict[str, int]:
     moves: dict[int, int] = defaultdict(int)
     for posting in new:
         for account, money in posting.legs:
-            moves[account.pk] += money.amount
+            moves[account.id] += money.amount
     account_ids = sorted(pk for pk, total in moves.items() if total)
     now = timezone.now()
     try:
@@ -384,7 +384,7 @@ def transactions_post_many(*, postings: Sequence[Posting]) -> dict[str, int]:
                 )
             )  # fmt: skip
             legs = [
-                (created[p.idempotency_key], account.pk, money.amount, money.currency)
+                (created[p.idempotency_key], account.id, money.amount, money.currency)
                 for p in new
                 if p.idempotency_key in created
                 for account, money in p.legs
