@@ -274,10 +274,50 @@ def settled_tier_state(tier_id: int, places: int | None) -> dict[str, Any]:
 
 def postmaster_pid(embedded: bool) -> int | None:
     if not embedded:
-        return None  # DATABASE_URL's server may be elsewhere; its CPU is not counted
+        return None
     with contextlib.suppress(OSError, ValueError, IndexError):
         return int((BENCH_DIR / "postgres" / "postmaster.pid").read_text().split()[0])
     return None
+
+
+class BenchBackends:
+    """The PostgreSQL backends connected to the benchmark database, on a server of DATABASE_URL's that runs on this
+    machine and serves other databases too (its other backends are other work): asked of pg_stat_activity at every
+    sample, through a connection of its own (left out)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(url, autocommit=True)
+
+    def __call__(self) -> list[int]:
+        rows = self.connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [BENCH_DATABASE]
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    @classmethod
+    def local(cls, url: str) -> BenchBackends | None:
+        """The backends, when the server's processes can be read here (same machine), else None."""
+        import psutil
+
+        backends = cls(url)
+        own = backends.connection.execute("SELECT pg_backend_pid()").fetchone()
+        with contextlib.suppress(psutil.Error, TypeError):
+            if own is not None and "postgres" in " ".join(
+                [psutil.Process(own[0]).name(), *psutil.Process(own[0]).cmdline()]
+            ):
+                return backends
+        backends.connection.close()
+        return None
+
+
+def postgres_root(embedded: bool) -> int | BenchBackends | None:
+    """What to count as PostgreSQL's CPU: the embedded server's process tree, or the benchmark database's backends
+    on a local DATABASE_URL server; None (not counted) for a server elsewhere."""
+    if embedded:
+        return postmaster_pid(embedded)
+    return BenchBackends.local(os.environ["DATABASE_URL"])
 
 
 def machine_cores_busy(seconds: float = 2.0) -> float:
@@ -292,21 +332,24 @@ class CpuSampler:
     (wrk, pgbench), by this script, and by the whole machine: what is left is what other work took. Trees are
     sampled every 0.2 s, so a process that exits during the run (pgbench's backends) counts to its last sample."""
 
-    def __init__(self, roots: dict[str, int | None], interval: float = 0.2) -> None:
-        self.roots = {name: pid for name, pid in roots.items() if pid}
+    def __init__(self, roots: dict[str, int | BenchBackends | None], interval: float = 0.2) -> None:
+        self.roots = {name: root for name, root in roots.items() if root}
         self.interval = interval
         self.first: dict[str, dict[int, float]] = {}
         self.last: dict[str, dict[int, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _tree(self, pid: int) -> dict[int, float]:
+    def _tree(self, pid: int | BenchBackends) -> dict[int, float]:
         import psutil
 
         seen: dict[int, float] = {}
         try:
-            root = psutil.Process(pid)
-            processes = [root, *root.children(recursive=True)]
+            if isinstance(pid, BenchBackends):
+                processes = [psutil.Process(backend) for backend in pid()]
+            else:
+                root = psutil.Process(pid)
+                processes = [root, *root.children(recursive=True)]
         except psutil.Error:
             return seen
         for process in processes:
@@ -1000,6 +1043,7 @@ class Bench:
         self.wrk = wrk
         self.pgbench = pgbench
         self.embedded = embedded
+        self.postgres = postgres_root(embedded)
         self.runs: list[dict[str, Any]] = []
         self.tokens_file = BENCH_DIR / "tokens.txt"
         self.done = 0
@@ -1062,7 +1106,7 @@ class Bench:
     ) -> dict[str, Any]:
         assert server.process is not None
         path = FLOOR if kind == "floor" else f"/api/v1/campaigns/{campaign.slug}/pledges"
-        roots = {"server": server.process.pid, "postgres": postmaster_pid(self.embedded)}
+        roots = {"server": server.process.pid, "postgres": self.postgres}
         with CpuSampler(roots) as cpu, RssSampler(server.process.pid) as rss:
             figures = run_wrk(
                 self.wrk,
@@ -1181,7 +1225,7 @@ class Bench:
 
     def pgbench_run(self, script: str, clients: int) -> dict[str, Any]:
         variables = self.pg_variables["slots" if script.endswith("slots") else "counter"]
-        with CpuSampler({"postgres": postmaster_pid(self.embedded)}) as cpu:
+        with CpuSampler({"postgres": self.postgres}) as cpu:
             figures = run_pgbench(
                 self.pgbench, self.pg_env, script, clients=clients, seconds=self.options.duration, variables=variables
             )
@@ -1431,7 +1475,9 @@ def describe_machine(url: str, wrk: str, pgbench: str, embedded: bool) -> dict[s
         "kernel": platform.release(),
         "python": platform.python_version(),
         "postgresql": postgres_version(url),
-        "database": f"embedded PostgreSQL ({BENCH_DIR.relative_to(ROOT)})" if embedded else "DATABASE_URL's server",
+        "database": f"embedded PostgreSQL ({BENCH_DIR.relative_to(ROOT)})"
+        if embedded
+        else "DATABASE_URL's server (PostgreSQL's CPU: the benchmark database's backends, when the server is local)",
         "django": version("django"),
         "gunicorn": version("gunicorn"),
         "wrk": wrk_version(wrk),

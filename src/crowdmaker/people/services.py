@@ -16,7 +16,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from crowdmaker.core import sql
@@ -390,6 +389,8 @@ BEARER_LOOKUP = """
 SELECT {token}, {user} FROM {tokens} t JOIN {users} u ON u.id = t.user_id
 WHERE t.token_hash = %s AND t.revoked_at IS NULL AND u.is_active
 """
+# Marks it used, once a minute at most (of concurrent requests with one token, one writes).
+BEARER_TOUCH = "UPDATE {tokens} SET last_used_at = %s WHERE id = %s AND (last_used_at IS NULL OR last_used_at < %s)"
 
 
 def api_token_authenticate(*, raw_token: str) -> ApiToken | None:
@@ -408,7 +409,6 @@ def api_token_authenticate(*, raw_token: str) -> ApiToken | None:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.CROWDMAKER_TOKEN_TOUCH_SECONDS)
     if token.last_used_at is None or token.last_used_at < stale:
-        ApiToken.objects.filter(pk=token.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)).update(
-            last_used_at=now
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(BEARER_TOUCH.format(tokens=ApiToken._meta.db_table), [now, token.pk, stale])
     return token
