@@ -6,6 +6,7 @@ maximum length, and raises `Invalid` naming the field. Must stay free of any dom
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from crowdmaker.core.errors import Invalid
@@ -21,6 +22,9 @@ REFUSED_IN_ONE_LINE = REFUSED_CATEGORIES | {"Zl", "Zp"}
 # are spelt with them, and emoji sequences such as a woman mechanic are joined by them.
 JOINERS = frozenset({"\u200c", "\u200d"})
 LINE_BREAKS = frozenset({"\n", "\r", "\t"})
+# A positive integer as people and pages write one in an address or a form: ASCII digits only ("²" is a digit to
+# `str.isdigit` but not to `int`), and short enough for a bigint.
+POSITIVE_INT = re.compile(r"[0-9]{1,18}")
 
 
 def refuse_control_characters(value: str, *, field: str, multiline: bool = False) -> None:
@@ -40,3 +44,11 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = Fals
     if len(value) > max_length:
         raise Invalid(f"At most {max_length} characters, please.", field=field)
     return value
+
+
+def positive_int(value: str) -> int | None:
+    """`value` as a positive integer (an id, a page cursor) if it is one written in 1 to 18 ASCII digits, else None."""
+    if not POSITIVE_INT.fullmatch(value):
+        return None
+    number = int(value)
+    return number if number > 0 else None

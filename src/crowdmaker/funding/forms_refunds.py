@@ -7,10 +7,12 @@ and its refusals are shown next to the field they name.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from django import forms
+from django.core.validators import RegexValidator
 
 from crowdmaker.core.errors import DomainError
 from crowdmaker.funding.forms import FundingForm
@@ -19,6 +21,9 @@ from crowdmaker.funding.refunds import ADDON, ItemChoice, RefundItem
 from crowdmaker.ledger.money import Money
 
 WHAT = [("full", "Everything not refunded yet"), ("items", "The items chosen below")]
+# The form's token (a uuid4's hex, the refund's reference is "refund-form-<token>"): nothing else, so that no token
+# reads as another's retried attempt ("<reference>:attempt-<n>", funding.refunds.refund_made_with).
+TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 def _key(item: RefundItem) -> str:
@@ -34,7 +39,8 @@ class RefundForm(FundingForm):
                              help_text="Why you refund it; the backer sees it.")  # fmt: skip
     message = forms.CharField(label="Message to the backer", max_length=REFUND_MESSAGE_MAX_LENGTH, required=False,
                               widget=forms.Textarea(attrs={"rows": 5}), help_text="Plain text, e-mailed with the refund.")  # fmt: skip
-    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    token = forms.CharField(widget=forms.HiddenInput, max_length=32, validators=[
+        RegexValidator(rf"\A{TOKEN.pattern}\Z", "This form is out of date: open it again.", code="token_invalid")])  # fmt: skip
 
     def __init__(self, *args: Any, left: list[RefundItem], currency: str, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {}).setdefault("token", uuid.uuid4().hex)

@@ -41,4 +41,11 @@ def register() -> None:
         can_see_detail=campaign_can_see_detail,
         describe_many=campaign_describe_many,
         retries_declined_captures=True,  # settlement retries a declined capture on a schedule (settlement.py)
+        refund_declined=_refund_declined,  # a declined refund's clawback goes back to the makers with it
     )
+
+
+def _refund_declined(reference: str, reason: str) -> None:
+    from crowdmaker.funding import refunds  # refunds imports the ledger's payments, which read this registry
+
+    refunds.refund_declined(reference=reference, reason=reason)

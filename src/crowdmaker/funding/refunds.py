@@ -5,10 +5,14 @@ and the ledger (`ledger.payments.payment_refund`); a refund the gateway declines
 Never calls the gateway inside a database transaction and never writes the ledger except through `ledger.payments`
 and one keyed clawback posting per attempt. A refund's row, its payment's operation, the clawback (what the refund
 takes from the campaign's received account that the account no longer holds, taken back from the makers it was
-distributed to, by the campaign's shares) and the refund's posting are one transaction, inside payment_refund's
-lock on the payment: all stand or none do. A decline reverses the posting and the clawback in one transaction. A
+distributed to, in proportion to what each still holds of it) and the refund's posting are one transaction, inside
+payment_refund's lock on the payment: all stand or none do. A decline reverses the posting and the clawback in one
+transaction, whoever learns of it (this module, or the ledger's stale-step job through `refund_declined`). A
 refund left pending (a crash, a gateway down) is finished by `refunds_resume_stale` under its reference: nobody is
 refunded twice.
+
+The platform gives back the fee of the items refunded: a pledge's fee was taken on its margin, so it is split over
+its items by their margins (`refund_fee`; the shipping bears none), and refunds of every item give back exactly it.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, DomainError, Invalid, NotFound
@@ -40,10 +44,10 @@ from crowdmaker.funding.models import (
 
 # CLAWBACK: the ledger kind of the posting that moves money back from a campaign's makers into its received
 # account, so that a refund after the distribution is covered; campaign_books counts it as negative distribution.
-from crowdmaker.funding.settlement import CLAWBACK, PROCEEDS
+from crowdmaker.funding.settlement import CLAWBACK, DISTRIBUTION, PROCEEDS
 from crowdmaker.ledger import owners, payments
 from crowdmaker.ledger.gateways import PaymentGateway
-from crowdmaker.ledger.models import Account, Payment, PaymentOperation, PaymentStatus, Transaction
+from crowdmaker.ledger.models import Account, Leg, Payment, PaymentOperation, PaymentStatus, Transaction
 from crowdmaker.ledger.money import Money, allocate
 from crowdmaker.ledger.services import InsufficientFunds, account_open, transaction_post, transaction_reverse
 from crowdmaker.people.models import User
@@ -105,6 +109,68 @@ def _pledged_items(pledge: Pledge) -> list[RefundItem]:
     if pledge.extra_amount > 0:
         items.append(RefundItem(EXTRA, pledge.extra_amount, title="Extra"))
     return items
+
+
+def _item_fees(pledge: Pledge) -> dict[tuple[str, int | None], int]:
+    """The pledge's fee (its payment's fee_amount) split over its items by their margin, largest remainder in the
+    items' order: the reward (its price less the tier's unit cost), each add-on line ((price - unit cost) x quantity),
+    the extra (all margin); the shipping bears none, and a negative margin counts 0. The parts add up to the fee."""
+    fee = pledge.payment.fee_amount if pledge.payment is not None else 0
+    items = _pledged_items(pledge)
+    if not items:
+        return {}
+    costs = dict(pledge.addons.values_list("addon_id", "addon__unit_cost"))
+    weights = []
+    for item in items:
+        if item.item == REWARD:
+            weights.append(max(0, item.amount - (pledge.tier.unit_cost if pledge.tier else 0)))
+        elif item.item == ADDON:
+            assert item.addon is not None
+            assert item.quantity is not None
+            weights.append(max(0, item.amount - costs[item.addon] * item.quantity))
+        elif item.item == EXTRA:
+            weights.append(item.amount)
+        else:
+            weights.append(0)
+    if not any(weights):  # no margin left to weigh (costs declared since): by what each item cost the backer
+        weights = [0 if item.item == SHIPPING else item.amount for item in items]
+        if not any(weights):
+            weights = [item.amount for item in items]
+    parts = allocate(Money(fee, pledge.campaign.currency), weights)
+    return {(item.item, item.addon): part.amount for item, part in zip(items, parts, strict=True)}
+
+
+def _fee_of(pledge: Pledge, fees: dict[tuple[str, int | None], int], whole: set[str], units: Counter[int]) -> int:
+    """The fee of the items `whole` and the add-on `units` taken so far: an add-on's first k of q units bear
+    allocate(its fee, [k, q - k])[0], so refunds of its units one by one add up to its fee."""
+    total = 0
+    lines = dict(pledge.addons.values_list("addon_id", "quantity"))
+    for (kind, addon), fee in fees.items():
+        if kind != ADDON:
+            total += fee if kind in whole else 0
+            continue
+        assert addon is not None
+        taken, quantity = min(units[addon], lines[addon]), lines[addon]
+        if taken == quantity:
+            total += fee
+        elif taken and fee:
+            total += allocate(Money(fee, pledge.campaign.currency), [taken, quantity - taken])[0].amount
+    return total
+
+
+def refund_fee(*, pledge: Pledge, items: Sequence[dict[str, Any]], excluding: Refund | None = None) -> int:
+    """What the platform gives back of its fee on a refund of `items` (as a Refund stores them) made after the
+    pledge's other pending and succeeded refunds: the fee of the items taken with it less that of the items taken
+    before (running totals: refunds of every item give back exactly the payment's fee). Reads only."""
+    fees = _item_fees(pledge)
+    whole, units = _taken(pledge, excluding=excluding)
+    before = _fee_of(pledge, fees, whole, units)
+    for item in items:
+        if item["item"] == ADDON:
+            units[int(item["addon"])] += int(item["quantity"])
+        else:
+            whole.add(item["item"])
+    return _fee_of(pledge, fees, whole, units) - before
 
 
 def _taken(pledge: Pledge, *, excluding: Refund | None = None) -> tuple[set[str], Counter[int]]:
@@ -266,25 +332,35 @@ def _clawback_key(refund: Refund) -> str:
 
 def _clawback(refund: Refund, campaign: Campaign, net: Money) -> None:
     """Inside the refund's locked transaction: move into the campaign's received account what its balance does not
-    cover of `net` (what the refund takes from it), from its shares' beneficiaries by weight (largest remainder).
-    A beneficiary who no longer holds their part (paid out) refuses the refund: Conflict, nothing changes."""
+    cover of `net` (what the refund takes from it), from the beneficiaries of its distributions in proportion to
+    what each still holds of them (largest remainder, in account order). Conflict, nothing changed: the makers
+    together hold less than is missing (refund_not_covered), or one of them no longer holds their part of it in
+    their account (paid out: beneficiary_paid_out)."""
     received = account_open(owner_kind="campaign", owner_id=str(campaign.pk), purpose=payments.RECEIVED,
                             currency=campaign.currency)  # fmt: skip
+    # The received account's lock orders this clawback after any other of the campaign's (and its distributions):
+    # what `_held` reads next includes them.
     balance = Account.objects.select_for_update().values_list("balance", flat=True).get(pk=received.pk)
     short = net.amount - balance
     if short <= 0:
         return
-    shares = list(campaign.shares.order_by("pk"))
-    if not shares:
-        raise Conflict("The campaign has no one to take the refund back from.", code="refund_not_covered")
+    held = _held(campaign)
+    if short > sum(remaining for _, remaining in held):
+        raise Conflict(
+            f"This refund needs {Money(short, campaign.currency)} back from the campaign's makers, who hold only "
+            f"{Money(sum(r for _, r in held), campaign.currency)} of what it distributed to them. Nothing was refunded.",
+            code="refund_not_covered",
+        )
+    # Never more than anyone's remaining: with R = sum(remaining) >= short, each exact share short*r/R is at most
+    # r; a part is its floor plus at most one unit, and gets the unit only when its share has a fractional part,
+    # so the share is then below the integer r and its floor at most r - 1 (test_the_clawback_never_asks_...).
+    parts = allocate(Money(short, campaign.currency), [remaining for _, remaining in held])
     legs = [(received, Money(short, campaign.currency))]
-    for share, part in zip(shares, allocate(Money(short, campaign.currency), [s.weight for s in shares]), strict=True):
+    for (account, _), part in zip(held, parts, strict=True):
         if not part:
             continue
-        account = account_open(owner_kind=share.beneficiary_kind, owner_id=share.beneficiary_id, purpose=PROCEEDS,
-                               currency=campaign.currency)  # fmt: skip
         if account.balance < part.amount:
-            raise _paid_out(share.beneficiary_kind, share.beneficiary_id, part, account.balance)
+            raise _paid_out(account.owner_kind, account.owner_id, part, account.balance)
         legs.append((account, -part))
     try:
         transaction_post(kind=CLAWBACK, legs=legs, subject=("campaign", str(campaign.pk)),
@@ -293,6 +369,20 @@ def _clawback(refund: Refund, campaign: Campaign, net: Money) -> None:
     except InsufficientFunds as exc:  # paid out between the look and the posting
         raise Conflict("A maker of this campaign no longer holds their part of the refund (paid out).",
                        code="beneficiary_paid_out") from exc  # fmt: skip
+
+
+def _held(campaign: Campaign) -> list[tuple[Account, int]]:
+    """Each beneficiary's proceeds account with what they still hold from this campaign (never below 0), in
+    account order: their legs in the campaign's distributions and clawbacks, and in reversals of those."""
+    makers = (DISTRIBUTION, CLAWBACK)
+    totals = dict(
+        Leg.objects.filter(account__purpose=PROCEEDS, account__currency=campaign.currency,
+                           transaction__subject_kind="campaign", transaction__subject_id=str(campaign.pk))
+        .filter(Q(transaction__kind__in=makers) | Q(transaction__reverses__kind__in=makers))
+        .values("account_id").annotate(total=Sum("amount")).values_list("account_id", "total")
+    )  # fmt: skip
+    accounts = Account.objects.filter(pk__in=list(totals)).order_by("pk")
+    return [(account, max(0, int(totals[account.pk]))) for account in accounts]
 
 
 def _paid_out(kind: str, owner_id: str, part: Money, balance: int) -> Conflict:
@@ -352,12 +442,16 @@ def refund_create(
     payment = _refundable_pledge(pledge)
     chosen = _chosen(pledge, items, full)
     amount = Money(sum(item.amount for item in chosen), campaign.currency)
+    fee = refund_fee(pledge=pledge, items=[item.as_json() for item in chosen])
     reference = reference or f"refund-{uuid.uuid4().hex}"
 
     def cover(locked: Payment, net: Money) -> None:
-        current = Pledge.objects.select_related("campaign", "tier").get(pk=pledge.pk)
+        current = Pledge.objects.select_related("campaign", "tier", "payment").get(pk=pledge.pk)
         _refundable_pledge(current)
-        if _chosen(current, items, full) != chosen:  # a refund of the same items got there first
+        # A refund of the same items (or of other units of the same add-on, which moves this one's part of the fee)
+        # got there first.
+        if (_chosen(current, items, full) != chosen
+                or refund_fee(pledge=current, items=[item.as_json() for item in chosen]) != fee):  # fmt: skip
             raise Conflict("Part of this has just been refunded; look again.", code="already_refunded")
         refund = Refund.objects.create(
             pledge=current, amount=amount.amount, items=[item.as_json() for item in chosen], reason=reason,
@@ -367,9 +461,13 @@ def refund_create(
 
     try:
         payments.payment_refund(payment=payment, amount=amount, reference=reference, gateway=gateway, cover=cover,
-                                on_decline=partial(_record_decline, reference))  # fmt: skip
+                                on_decline=partial(_record_decline, reference),
+                                fee_part=Money(fee, campaign.currency))  # fmt: skip
     except payments.PaymentDeclined:
         return Refund.objects.get(reference=reference)
+    except IntegrityError as exc:  # another pledge's refund took the reference since the look above (the only
+        # unique values this writes that are not new ids: its operation's and its own reference)
+        raise Invalid("This reference belongs to another refund.", code="reference_reused") from exc
     return _record_success(Refund.objects.get(reference=reference))
 
 
@@ -389,6 +487,7 @@ def refund_retry(*, actor: User, refund: Refund, gateway: PaymentGateway | None 
     _check_items_free(refund)
     attempt = refund.attempt + 1
     reference = _attempt_reference(refund.reference, attempt)
+    fee = refund_fee(pledge=pledge, items=refund.items, excluding=refund)
 
     def cover(locked: Payment, net: Money) -> None:
         current = Refund.objects.select_for_update().get(pk=refund.pk)
@@ -396,6 +495,8 @@ def refund_retry(*, actor: User, refund: Refund, gateway: PaymentGateway | None 
             raise Conflict(f"Refund #{refund.pk} is being retried already.", code="refund_not_failed")
         _refundable_pledge(Pledge.objects.get(pk=pledge.pk))
         _check_items_free(current)
+        if refund_fee(pledge=pledge, items=current.items, excluding=current) != fee:
+            raise Conflict("Part of this pledge has just been refunded; look again.", code="already_refunded")
         current.status, current.attempt, current.reference, current.failure = (
             RefundStatus.PENDING,
             attempt,
@@ -408,7 +509,8 @@ def refund_retry(*, actor: User, refund: Refund, gateway: PaymentGateway | None 
 
     try:
         payments.payment_refund(payment=payment, amount=Money(refund.amount, campaign.currency), reference=reference,
-                                gateway=gateway, cover=cover, on_decline=partial(_record_decline, reference))  # fmt: skip
+                                gateway=gateway, cover=cover, on_decline=partial(_record_decline, reference),
+                                fee_part=Money(fee, campaign.currency))  # fmt: skip
     except payments.PaymentDeclined:
         return Refund.objects.get(pk=refund.pk)
     return _record_success(Refund.objects.get(pk=refund.pk))
@@ -430,6 +532,13 @@ def _check_items_free(refund: Refund) -> None:
         if taken:
             raise Conflict("Another refund has given back part of this one's items since it failed.",
                            code="already_refunded")  # fmt: skip
+
+
+def refund_declined(*, reference: str, reason: str) -> None:
+    """The ledger's stale-step job learned that the gateway declined the refund made under `reference` (called
+    inside the transaction that records it and reverses the refund's posting, `ledger_owners`): the same as when
+    this module learns it, so the clawback is never left standing, nor undone, apart from the posting."""
+    _record_decline(reference, reason)
 
 
 def _record_decline(reference: str, reason: str) -> None:

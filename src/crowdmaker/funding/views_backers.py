@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.middleware import HtmxDetails
 
 from crowdmaker.core.errors import DomainError, Forbidden, Invalid, NotFound
+from crowdmaker.core.text import positive_int
 from crowdmaker.funding import fulfilment, reports, selectors, surveys, updates
 from crowdmaker.funding.backers import pledges_to_ship
 from crowdmaker.funding.forms_backers import (
@@ -180,13 +181,16 @@ def campaign_comments(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(request, slug)
     if request.method == "GET":
         before = request.GET.get("before", "")
-        if before and not before.isdigit():
+        cursor = positive_int(before)
+        if before and cursor is None:
             raise Http404("No such page of comments.")
-        return _render_comments(request, campaign, before=int(before) if before else None)
+        return _render_comments(request, campaign, before=cursor)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('people:login')}?next={request.path}")
     parent = request.POST.get("parent", "")
-    reply_to = int(parent) if parent.isdigit() else None
+    reply_to = positive_int(parent)
+    if parent and reply_to is None:
+        raise Http404("No such comment to answer.")
     form = CommentForm(request.POST, prefix=f"reply-{reply_to}" if reply_to else None, reply=reply_to is not None)
     if not form.is_valid():
         return _render_comments(request, campaign, form, reply_to, status=400)
@@ -356,8 +360,8 @@ def _shown(campaign: Campaign, show: str) -> Any:
         return pledges.filter(fulfilment__status=show)
     if show == "unanswered":
         return pledges.exclude(survey_response__answered_at__isnull=False)
-    if show.startswith("tier-") and show[5:].isdigit():
-        return pledges.filter(tier_id=int(show[5:]))
+    if show.startswith("tier-") and (tier_id := positive_int(show[5:])) is not None:
+        return pledges.filter(tier_id=tier_id)
     return pledges
 
 

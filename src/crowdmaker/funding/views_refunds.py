@@ -19,8 +19,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from crowdmaker.core.errors import DomainError, Forbidden, NotFound
+from crowdmaker.core.text import positive_int
 from crowdmaker.funding import refunds, selectors
-from crowdmaker.funding.forms_refunds import RefundForm
+from crowdmaker.funding.forms_refunds import TOKEN, RefundForm
 from crowdmaker.funding.models import Campaign, Pledge, Refund, RefundStatus
 from crowdmaker.ledger.money import Money
 from crowdmaker.people.models import User
@@ -76,7 +77,7 @@ def refund_new(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
         return _render_form(request, campaign, pledge, RefundForm(left=left, currency=campaign.currency))
     form = RefundForm(request.POST, left=left, currency=campaign.currency)
     token = request.POST.get("token", "")
-    sent = refunds.refund_made_with(pledge=pledge, reference=f"refund-form-{token}") if token else None
+    sent = refunds.refund_made_with(pledge=pledge, reference=f"refund-form-{token}") if TOKEN.fullmatch(token) else None
     if sent is not None:  # the form sent again (a double click, a reload): the refund it made, not another
         return _refunded(request, campaign, refunds.refund_resume(refund=sent))
     if not form.is_valid():
@@ -115,8 +116,9 @@ def refund_list(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _editor_campaign(request, slug)
     status, asked = 200, request.GET.get("pledge", "").strip().lstrip("#")
     if asked:
+        number = positive_int(asked)
         try:
-            pledge = refunds.pledge_of_campaign(campaign=campaign, pledge_id=int(asked)) if asked.isdigit() else None
+            pledge = refunds.pledge_of_campaign(campaign=campaign, pledge_id=number) if number is not None else None
         except NotFound:
             pledge = None
         if pledge is not None:

@@ -31,6 +31,10 @@ class OwnerKindResolver:
     # Whether a declined capture of a payment to this kind keeps its authorization for a later attempt (the
     # owner's workflow retries, as campaign settlement does) instead of voiding it; resumed captures follow it.
     retries_declined_captures: bool = False
+    # Optional: called with a refund's reference and the decline's reason inside the transaction in which the
+    # ledger's stale-step job records that the gateway declined a refund of a payment to this kind, so that what the
+    # owner wrote with the refund (a campaign's clawback from its makers) is undone with it, never apart from it.
+    refund_declined: Callable[[str, str], None] | None = None
 
 
 _resolvers: dict[str, OwnerKindResolver] = {}
@@ -43,16 +47,22 @@ def register_owner_kind(
     can_see_detail: Callable[[str, Any], bool],
     describe_many: Callable[[Sequence[str]], dict[str, OwnerInfo]] | None = None,
     retries_declined_captures: bool = False,
+    refund_declined: Callable[[str, str], None] | None = None,
 ) -> None:
     _resolvers[kind] = OwnerKindResolver(
         kind=kind, describe=describe, can_see_detail=can_see_detail, describe_many=describe_many,
-        retries_declined_captures=retries_declined_captures,
+        retries_declined_captures=retries_declined_captures, refund_declined=refund_declined,
     )  # fmt: skip
 
 
 def retries_declined_captures(kind: str) -> bool:
     resolver = _resolvers.get(kind)
     return resolver is not None and resolver.retries_declined_captures
+
+
+def refund_declined_hook(kind: str) -> Callable[[str, str], None] | None:
+    resolver = _resolvers.get(kind)
+    return resolver.refund_declined if resolver is not None else None
 
 
 def _platform(owner_id: str) -> OwnerInfo | None:

@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crowdmaker.core import sql
@@ -48,6 +50,7 @@ from crowdmaker.ledger.gateways import (
 from crowdmaker.ledger.models import (
     CAPTURED_STATUSES,
     Account,
+    Leg,
     OperationStatus,
     Payment,
     PaymentOperation,
@@ -919,6 +922,7 @@ def payment_refund(
     gateway: PaymentGateway | None = None,
     cover: RefundCover | None = None,
     on_decline: RefundDeclined | None = None,
+    fee_part: Money | None = None,
 ) -> Payment:
     """Give back part or all of a captured payment, taking it back from the payee and the fee proportionally, to
     the payer (through their payments account) and out through the gateway.
@@ -932,6 +936,11 @@ def payment_refund(
     back there first, and records what the refund is for, all or nothing with the refund's operation and posting.
     `on_decline` runs in the transaction that records a decline and reverses the posting (when this call is the
     one that learns of the decline), to undo what `cover` wrote.
+
+    `fee_part`: what of a new refund the platform gives back of its fee, when the caller knows which part of the
+    payment it refunds (a pledge's items: the fee was taken on their margins); without it the fee is given back in
+    proportion (`refund_fee_part`). Refused (Invalid, refund_fee_invalid) below zero, above the refund or above the
+    fee the platform still keeps of the payment.
     """
     gateway = _gateway_for(payment, gateway)
     reference = reference or f"{payment.reference}:refund:{uuid.uuid4().hex}"
@@ -958,11 +967,11 @@ def payment_refund(
             if amount.currency != payment.currency or not 0 < amount.amount <= refundable:
                 raise Invalid(f"A refund gives back more than zero and at most {Money(refundable, payment.currency)}.",
                               code="refund_amount_invalid", field="amount")  # fmt: skip
+            fee = _refund_fee(payment, amount, fee_part)
             operation = _begin(payment, kind=PaymentOperationKind.REFUND, reference=reference, amount=amount.amount)
             if cover is not None:
-                fee_part = refund_fee_part(payment=payment, amount=amount.amount)
-                cover(payment, Money(amount.amount - fee_part, payment.currency))
-            _post_refund(payment, operation, gateway)
+                cover(payment, Money(amount.amount - fee, payment.currency))
+            _post_refund(payment, operation, gateway, fee)
 
     try:
         refund = _call(lambda: gateway.refund(payment.capture_id, amount, reference=reference))
@@ -992,10 +1001,24 @@ def payment_refund(
     return payment
 
 
-def _post_refund(payment: Payment, operation: PaymentOperation, gateway: PaymentGateway) -> None:
+def _refund_fee(payment: Payment, amount: Money, fee_part: Money | None) -> int:
+    """What of a new refund of `amount` the platform gives back of its fee: `fee_part` when the caller names it
+    (checked against the refund and the fee still kept of the payment), else in proportion."""
+    if fee_part is None:
+        return refund_fee_part(payment=payment, amount=amount.amount)
+    kept = Leg.objects.filter(
+        transaction__subject_kind="payment", transaction__subject_id=str(payment.pk), account__owner_kind="platform",
+        account__purpose=REVENUE, account__currency=payment.currency,
+    ).aggregate(total=Coalesce(Sum("amount"), 0))["total"]  # fmt: skip
+    if fee_part.currency != payment.currency or not 0 <= fee_part.amount <= min(amount.amount, kept):
+        raise Invalid(f"A refund's fee part is from 0 to the refund and to the fee still kept of payment #{payment.pk} "
+                      f"({Money(kept, payment.currency)}).", code="refund_fee_invalid", field="fee_part")  # fmt: skip
+    return fee_part.amount
+
+
+def _post_refund(payment: Payment, operation: PaymentOperation, gateway: PaymentGateway, fee_part: int) -> None:
     accounts = _accounts(payment, gateway.name)
     amount = Money(operation.amount, payment.currency)
-    fee_part = refund_fee_part(payment=payment, amount=amount.amount)
     legs = []
     if amount.amount - fee_part:
         legs.append((accounts.received, Money(-(amount.amount - fee_part), payment.currency)))
@@ -1128,11 +1151,14 @@ def _resume_operation(operation: PaymentOperation, gateway: PaymentGateway | Non
     elif operation.kind == PaymentOperationKind.VOID:
         payment_void(payment=payment, gateway=gateway)
     else:
+        # The payee's owner undoes what it wrote with the refund in the same transaction as the decline (owners).
+        hook = owners.refund_declined_hook(payment.payee_kind)
         payment_refund(
             payment=payment,
             amount=Money(operation.amount, payment.currency),
             reference=operation.reference,
             gateway=gateway,
+            on_decline=partial(hook, operation.reference) if hook is not None else None,
         )
 
 

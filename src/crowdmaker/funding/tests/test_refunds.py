@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -25,7 +26,17 @@ from django.test import Client
 from crowdmaker.conftest import ApiClient
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid
 from crowdmaker.funding import pledges, refunds, services, settlement
-from crowdmaker.funding.models import AddOn, Campaign, Pledge, PledgeStatus, Refund, RefundStatus, Tier, TierSlot
+from crowdmaker.funding.models import (
+    AddOn,
+    Campaign,
+    Comment,
+    Pledge,
+    PledgeStatus,
+    Refund,
+    RefundStatus,
+    Tier,
+    TierSlot,
+)
 from crowdmaker.funding.refunds import ItemChoice
 from crowdmaker.funding.services import ShippingRateIn
 from crowdmaker.ledger import payments, verify
@@ -41,8 +52,9 @@ from crowdmaker.ledger.models import (
     SandboxOperation,
     Transaction,
 )
-from crowdmaker.ledger.money import Money
+from crowdmaker.ledger.money import Money, allocate
 from crowdmaker.ledger.selectors import read_snapshot
+from crowdmaker.ledger.services import account_open, transaction_post, transaction_reverse
 from crowdmaker.people import services as people
 from crowdmaker.people.models import Team, User
 
@@ -538,15 +550,15 @@ def test_the_maker_refunds_items_from_the_backers_page_and_retries_a_failed_one(
     assert "Sorry!" in detail
 
     before = state()
-    bad = signed_in_client.post(form_url, {**post, "token": "another", "items": ["extra"]})  # refunded: not offered
+    bad = signed_in_client.post(form_url, {**post, "token": "a" * 32, "items": ["extra"]})  # refunded: not offered
     assert bad.status_code == 400
     assert "Select a valid choice" in bad.content.decode()
-    bad = signed_in_client.post(form_url, {**post, "token": "another", "reason": " "})
+    bad = signed_in_client.post(form_url, {**post, "token": "a" * 32, "reason": " "})
     assert bad.status_code == 400
     assert state() == before
 
     ben_url = f"/campaigns/{world.campaign.slug}/backers/{world.ben.pk}/refund/"
-    run_after_commit(lambda: signed_in_client.post(ben_url, {"what": "full", "reason": "Late", "token": "t-ben"}))
+    run_after_commit(lambda: signed_in_client.post(ben_url, {"what": "full", "reason": "Late", "token": "b" * 32}))
     failed = Refund.objects.get(pledge=world.ben)
     listed = signed_in_client.get(f"/campaigns/{world.campaign.slug}/refunds/").content.decode()
     retry_url = f"/campaigns/{world.campaign.slug}/refunds/{failed.pk}/retry/"
@@ -596,3 +608,219 @@ def test_a_pledge_without_a_reward_is_refunded_from_the_refunds_page_by_its_numb
     world.cai.refresh_from_db()
     assert (world.cai.status, Refund.objects.get(pledge=world.cai).amount) == ("refunded", 2_500)
     assert_sound(world.campaign)
+
+
+# --- the fee of the items refunded ------------------------------------------------------------------------------
+
+
+def fee_kept(payment: Payment) -> int:
+    """What the platform keeps of its fee on the payment: its fee, less what refunds gave back (net of reversals)."""
+    return sum(Leg.objects.filter(transaction__subject_kind="payment", transaction__subject_id=str(payment.pk),
+                                  account__purpose="platform-revenue").values_list("amount", flat=True))  # fmt: skip
+
+
+def test_a_refund_gives_back_the_fee_of_its_items_by_their_margins(world: World) -> None:
+    # Ana's 6.00 fee over her items' margins (reward 35.00, shades 3 x 5.00, shipping none, extra 10.02), largest
+    # remainder: reward 3.50, the shades 1.50 (0.50 a unit), shipping 0, extra 1.00.
+    ana, shade = world.ana, world.shade
+    payment = Payment.objects.get(pledge=ana)
+
+    shipping = refund(world, ana, items=[ItemChoice("shipping")])
+    assert (shipping.amount, fee_kept(payment)) == (600, 600)  # no fee was taken on the shipping
+    assert_sound(world.campaign)
+    first = refund(world, ana, items=[ItemChoice("reward"), ItemChoice("addon", shade.pk, 1)])
+    assert (first.amount, fee_kept(payment)) == (5_800, 600 - 350 - 50)
+    assert refunds.refund_fee(pledge=ana, items=[{"item": "addon", "addon": shade.pk, "quantity": 2}]) == 100
+    second = refund(world, ana, items=[ItemChoice("addon", shade.pk, 1)])
+    assert (second.amount, fee_kept(payment)) == (800, 150)
+    rest = refund(world, ana, full=True)
+    assert (rest.amount, fee_kept(payment)) == (800 + 1_002, 0)  # the parts add up to the fee, to the cent
+    assert Payment.objects.get(pledge=ana).refunded_amount == 9_002
+    books = assert_sound(world.campaign)
+    assert books.fees == 350 + 250
+
+
+def test_refunding_all_but_the_shipping_gives_back_all_the_fee(world: World) -> None:
+    refund(world, world.ana, items=[ItemChoice("reward"), ItemChoice("addon", world.shade.pk), ItemChoice("extra")])
+
+    payment = Payment.objects.get(pledge=world.ana)
+    assert (payment.refunded_amount, fee_kept(payment)) == (9_002 - 600, 0)
+    assert_sound(world.campaign)
+
+
+def test_the_ledger_refuses_a_fee_part_it_did_not_keep_and_nothing_changes(world: World) -> None:
+    payment = Payment.objects.get(pledge=world.ana)
+    for fee_part in (601, -1, 1_001):  # more than the fee kept, below zero, more than the refund
+        refused(Invalid, "refund_fee_invalid", partial(payments.payment_refund, payment=payment,
+                amount=Money(1_000, "EUR"), fee_part=Money(fee_part, "EUR")), field="fee_part")  # fmt: skip
+    assert_sound(world.campaign)
+
+
+# --- the clawback: by what each maker still holds ----------------------------------------------------------------
+
+
+def test_the_clawback_follows_what_each_maker_still_holds_so_rounding_never_refuses_a_refund(
+    make_campaign: Callable[..., Campaign], make_user: Callable[..., User], user: User,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    bea = make_user("bea")
+    campaign = make_campaign(
+        publish=False, goal=1_000, shares=[("person", str(user.pk), 1), ("person", str(bea.pk), 1)]
+    )
+    services.campaign_publish(actor=user, campaign=campaign)
+    campaign.refresh_from_db()
+    made = [pledges.pledge_create(backer=make_user(f"x{n}"), campaign=campaign, extra=1_010, payment_method=OK)
+            for n in (1, 2)]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        report = settlement.campaign_settle(campaign_id=campaign.pk, now=campaign.deadline + settlement.IN_FLIGHT_GRACE)
+    assert (report.distributed, proceeds("person", user.pk), proceeds("person", bea.pk)) == (1_818, 909, 909)
+
+    refunds.refund_create(actor=user, pledge=made[0], reason="r", full=True)
+    assert (proceeds("person", user.pk), proceeds("person", bea.pk)) == (909 - 455, 909 - 454)
+    refunds.refund_create(actor=user, pledge=made[1], reason="r", full=True)  # 4.54 + 4.55: what each holds
+
+    assert (proceeds("person", user.pk), proceeds("person", bea.pk)) == (0, 0)
+    assert_sound(campaign)
+
+
+def test_the_clawback_never_asks_anyone_for_more_than_they_still_hold() -> None:
+    """allocate(short, weights=remaining) with short <= sum(remaining): every part is at most its remaining."""
+    import random
+
+    draw = random.Random(5)
+    for _ in range(3_000):
+        remaining = [draw.choice([0, 1, 2, 3, draw.randint(0, 10_000)]) for _ in range(draw.randint(1, 6))]
+        if not sum(remaining):
+            continue
+        short = draw.randint(1, sum(remaining))
+        parts = [part.amount for part in allocate(Money(short, "EUR"), remaining)]
+        assert sum(parts) == short
+        assert all(part <= held for part, held in zip(parts, remaining, strict=True)), (short, remaining, parts)
+
+
+def test_a_refund_the_makers_cannot_cover_from_what_they_hold_of_the_campaign_is_refused(world: World) -> None:
+    # The campaign's distribution is undone and its proceeds sent elsewhere than the makers' proceeds accounts (the
+    # books still reconcile): the makers hold nothing of this campaign any more, though their accounts do.
+    original = Transaction.objects.get(kind=settlement.DISTRIBUTION)
+    transaction_reverse(original=original, memo="test")
+    received = Account.objects.get(owner_kind="campaign", owner_id=str(world.campaign.pk), purpose="received")
+    elsewhere = account_open(owner_kind="person", owner_id=str(world.maker.pk), purpose="elsewhere", currency="EUR")
+    transaction_post(kind=settlement.DISTRIBUTION, legs=[(received, Money(-15_302, "EUR")), (elsewhere, Money(15_302, "EUR"))],
+                     subject=("campaign", str(world.campaign.pk)), memo="test")  # fmt: skip
+    assert_sound(world.campaign)
+
+    refused(Conflict, "refund_not_covered", lambda: refund(world, world.cai, full=True))
+    assert_sound(world.campaign)
+
+
+# --- a decline the ledger's own job learns first -------------------------------------------------------------------
+
+
+class DiesBeforeTheGateway(sandbox.SandboxGateway):
+    def refund(self, capture_id: str, amount: Money, *, reference: str) -> GatewayRefund:
+        raise Killed
+
+
+def test_a_decline_the_ledgers_job_learns_first_undoes_the_clawback_with_the_refund(world: World) -> None:
+    with pytest.raises(Killed):
+        refund(world, world.ben, full=True, gateway=DiesBeforeTheGateway())  # Ben's card declines its first refund
+    pending = Refund.objects.get()
+    assert (proceeds("person", world.maker.pk), proceeds("team", world.team.pk)) == (9_181 - 2_790, 6_121 - 1_860)
+    PaymentOperation.objects.filter(reference=pending.reference).update(
+        created_at=pending.created_at - payments.STALE_AFTER - timedelta(seconds=1))  # fmt: skip
+
+    assert payments.payments_resume_stale()["declined"] == 1
+
+    pending.refresh_from_db()
+    assert (pending.status, pending.failure) == ("failed", "The payment gateway declined the refund (refund_failed).")
+    assert (proceeds("person", world.maker.pk), proceeds("team", world.team.pk), received(world.campaign)) == (
+        9_181, 6_121, 0)  # fmt: skip
+    assert_sound(world.campaign)
+    # Settlement runs again meanwhile: nothing is left in the campaign's account to distribute twice.
+    assert settlement.campaign_settle(campaign_id=world.campaign.pk, now=world.settled_at).distributed == 0
+    later = pending.updated_at + refunds.REFUND_STALE_AFTER + timedelta(seconds=1)
+    assert refunds.refunds_resume_stale(now=later) == {"succeeded": 0, "failed": 0, "pending": 0}
+    assert refunds.refund_retry(actor=world.maker, refund=pending).status == RefundStatus.SUCCEEDED
+    assert (proceeds("person", world.maker.pk), proceeds("team", world.team.pk)) == (9_181 - 2_790, 6_121 - 1_860)
+    assert_sound(world.campaign)
+
+
+# --- the pages: tokens and numbers ---------------------------------------------------------------------------------
+
+
+def test_numbers_in_addresses_and_forms_are_ascii_digits_or_4xx(world: World) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(world.maker)
+    campaign_url = f"/campaigns/{world.campaign.slug}"
+    before = (state(), list(Comment.objects.values()))
+
+    for asked in ("\u00b2", "\u0663", "1" * 19, "0"):
+        answer = client.get(f"{campaign_url}/refunds/", {"pledge": asked})
+        assert answer.status_code == 404, (asked, answer.status_code)
+        assert client.get(f"{campaign_url}/comments/", {"before": asked}).status_code == 404
+        assert client.post(f"{campaign_url}/comments/", {"parent": asked, "body": "Hi"}).status_code == 404
+        assert client.get(f"{campaign_url}/backers/", {"show": f"tier-{asked}"}).status_code == 200
+
+    assert (state(), list(Comment.objects.values())) == before
+
+
+def test_the_refund_forms_token_is_32_hex_digits_and_one_pledges_only(
+    world: World, signed_in_client: Client, run_after_commit: Callable[..., Any]
+) -> None:
+    ana_url = f"/campaigns/{world.campaign.slug}/backers/{world.ana.pk}/refund/"
+    cai_url = f"/campaigns/{world.campaign.slug}/backers/{world.cai.pk}/refund/"
+    client = Client(raise_request_exception=False)
+    client.force_login(world.maker)
+    before = state()
+    for token in ("", "t", "A" * 32, "a" * 31, "a" * 33, "a" * 32 + ":attempt-2", "\u00b2" * 32):
+        answer = client.post(ana_url, {"what": "full", "reason": "Asked", "token": token})
+        assert answer.status_code == 400, (token, answer.status_code)
+    assert state() == before
+
+    token = "0123456789abcdef" * 2
+    done = run_after_commit(lambda: client.post(cai_url, {"what": "full", "reason": "Asked", "token": token}))
+    assert done.status_code == 302
+    before = state()
+    other = client.post(ana_url, {"what": "full", "reason": "Asked", "token": token})
+    assert other.status_code == 422
+    assert "another refund" in other.content.decode()
+    assert state() == before
+    assert_sound(world.campaign)
+
+
+def test_a_reference_taken_by_another_pledges_refund_meanwhile_is_refused_not_a_500(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with one token for two pledges at once: the loser's insert meets the winner's reference."""
+    begin = payments._begin
+
+    def lost_the_race(payment: Payment, *, kind: str, reference: str, amount: int) -> PaymentOperation:
+        PaymentOperation.objects.create(payment=Payment.objects.get(pledge=world.cai), kind=kind, reference=reference,
+                                        amount=1, status="succeeded")  # fmt: skip
+        return begin(payment, kind=kind, reference=reference, amount=amount)
+
+    monkeypatch.setattr(payments, "_begin", lost_the_race)
+    refused(Invalid, "reference_reused", lambda: refund(world, world.ana, full=True, reference="refund-form-x"))
+
+
+# --- the API's referrer -----------------------------------------------------------------------------------------
+
+
+def test_the_api_refuses_an_inactive_member_as_referrer(
+    make_campaign: Callable[..., Campaign], make_user: Callable[..., User], api_for: Callable[..., ApiClient]
+) -> None:
+    campaign = make_campaign("referred-run")
+    gone = make_user("gone")
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    before = state()
+
+    answer = api_for(make_user("carla")).post(
+        f"/api/v1/campaigns/{campaign.slug}/pledges",
+        {"tier": campaign.open_tier.pk, "addons": [], "extra": 0, "payment_method": OK, "ref": "gone"},  # type: ignore[attr-defined]
+        headers={"Idempotency-Key": "p-1"},
+    )
+
+    assert (answer.status_code, answer.json()["error"]["code"], answer.json()["error"]["field"]) == (
+        422, "referrer_unknown", "ref")  # fmt: skip
+    assert state() == before
