@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from crowdmaker.core.errors import Conflict, Forbidden
 from crowdmaker.funding import selectors
-from crowdmaker.funding.models import Campaign, CampaignStatus, Pledge, PledgeStatus, Tier
+from crowdmaker.funding.models import Campaign, CampaignStatus, Pledge, PledgeStatus, Refund, RefundStatus, Tier
 from crowdmaker.people.models import Membership, User
 
 # Pledges that make their author a backer: the money is held on the card (until the deadline) or taken.
@@ -49,9 +49,24 @@ def backed_tier_ids(*, campaign: Campaign, user: User | None) -> set[int | None]
     return tiers or None
 
 
+def reward_refunded() -> Exists:
+    """Whether a pledge's reward is refunded or being refunded (funding.refunds): it is not sent then."""
+    return Exists(Refund.objects.filter(pledge=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED],
+                                        items__contains=[{"item": "reward"}]))  # fmt: skip
+
+
 def pledges_to_ship(*, campaign: Campaign) -> QuerySet[Pledge]:
-    """Captured pledges with a reward: what the makers must send, each with its own survey answer and fulfilment."""
-    return Pledge.objects.filter(campaign=campaign, status=PledgeStatus.CAPTURED, tier__isnull=False)
+    """Captured pledges with a reward not refunded: what the makers must send, each with its own survey answer and
+    fulfilment."""
+    return Pledge.objects.filter(campaign=campaign, status=PledgeStatus.CAPTURED, tier__isnull=False).exclude(
+        reward_refunded()
+    )
+
+
+def pledge_ships(pledge: Pledge) -> bool:
+    """Whether the makers must send this pledge's reward (as `pledges_to_ship` counts it)."""
+    return (pledge.status == PledgeStatus.CAPTURED and pledge.tier_id is not None
+            and not Pledge.objects.filter(pk=pledge.pk).filter(reward_refunded()).exists())  # fmt: skip
 
 
 def editor_required(*, campaign: Campaign, actor: User, doing: str) -> None:

@@ -22,7 +22,7 @@ from django.db.models import Prefetch
 
 from crowdmaker.commons.forms import minor_to_amount
 from crowdmaker.funding import surveys
-from crowdmaker.funding.backers import editor_required
+from crowdmaker.funding.backers import editor_required, reward_refunded
 from crowdmaker.funding.countries import COUNTRY_NAMES
 from crowdmaker.funding.models import Campaign, Pledge, PledgeAddOn, PledgeStatus, SurveyQuestion
 from crowdmaker.people.models import User
@@ -74,12 +74,16 @@ def _rows(campaign: Campaign) -> Iterator[list[str]]:
         Pledge.objects.filter(campaign=campaign, status__in=REPORTED_STATUSES)
         .select_related("backer__profile", "tier", "survey_response", "fulfilment")
         .prefetch_related(Prefetch("addons", PledgeAddOn.objects.select_related("addon").order_by("addon__position")))
+        .annotate(reward_refunded=reward_refunded())
         .order_by("pk")
     )
     numbers: dict[int, int] = {}
     for pledge in pledges.iterator(chunk_size=CHUNK_SIZE):
         number = numbers.setdefault(pledge.backer_id, len(numbers) + 1)
-        ships = pledge.tier_id is not None
+        refunded = bool(pledge.reward_refunded)
+        ships = pledge.tier_id is not None and not refunded
+        # A reward refunded is not sent; its fulfilment column says so.
+        sent = "reward-refunded" if refunded else ""
         profile = getattr(pledge.backer, "profile", None)
         named = profile is not None and profile.show_on_public_ledgers
         response = getattr(pledge, "survey_response", None) if ships else None
@@ -108,7 +112,7 @@ def _rows(campaign: Campaign) -> Iterator[list[str]]:
             COUNTRY_NAMES.get(country, ""),
             response.phone if answered and response is not None else "",
             *(answers.get(str(q.pk), "") if q.tier_id == pledge.tier_id else "" for q in questions),
-            (fulfilment.status if fulfilment is not None else "not-sent") if ships else "",
+            (fulfilment.status if fulfilment is not None else "not-sent") if ships else sent,
             fulfilment.carrier if fulfilment is not None else "",
             fulfilment.tracking if fulfilment is not None else "",
             _when(fulfilment.sent_at) if fulfilment is not None else "",

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, Invalid, NotFound
 from crowdmaker.core.text import clean_text
-from crowdmaker.funding.backers import editor_required, pledges_to_ship
+from crowdmaker.funding.backers import editor_required, pledge_ships, pledges_to_ship
 from crowdmaker.funding.countries import COUNTRY_NAMES
 from crowdmaker.funding.models import (
     SURVEY_CHOICE_MAX_LENGTH,
@@ -236,7 +236,7 @@ def survey_answer(
         )
         if pledge is None:
             raise NotFound("You have no such pledge.")
-        if pledge.status != PledgeStatus.CAPTURED or pledge.tier_id is None:
+        if pledge.status != PledgeStatus.CAPTURED or pledge.tier_id is None or not pledge_ships(pledge):
             raise NotFound("This pledge has no reward to ship, so no survey.", code="no_survey")
         survey = Survey.objects.filter(campaign_id=pledge.campaign_id).first()
         if survey is None:
@@ -307,7 +307,7 @@ def survey_for_pledge(*, backer: User, pledge_id: int, now: datetime | None = No
     )
     if pledge is None:
         raise NotFound("You have no such pledge.")
-    if pledge.status != PledgeStatus.CAPTURED or pledge.tier_id is None:
+    if pledge.status != PledgeStatus.CAPTURED or pledge.tier_id is None or not pledge_ships(pledge):
         raise NotFound("This pledge has no reward to ship, so no survey.", code="no_survey")
     survey = survey_of(campaign=pledge.campaign)
     if survey is None:

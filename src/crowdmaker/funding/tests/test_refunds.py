@@ -24,7 +24,7 @@ from django.core import mail
 from django.test import Client
 
 from crowdmaker.conftest import ApiClient
-from crowdmaker.core.errors import Conflict, Forbidden, Invalid
+from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.funding import pledges, refunds, services, settlement
 from crowdmaker.funding.models import (
     AddOn,
@@ -824,3 +824,32 @@ def test_the_api_refuses_an_inactive_member_as_referrer(
     assert (answer.status_code, answer.json()["error"]["code"], answer.json()["error"]["field"]) == (
         422, "referrer_unknown", "ref")  # fmt: skip
     assert state() == before
+
+
+# --- a reward refunded is not sent -------------------------------------------------------------------------------
+
+
+def test_a_pledge_whose_reward_is_refunded_is_no_reward_to_ship(world: World, signed_in_client: Client) -> None:
+    from crowdmaker.funding import backers, fulfilment, reports, surveys
+
+    campaign, ana = world.campaign, world.ana
+    surveys.survey_open(actor=world.maker, campaign=campaign, address_lock_at=world.settled_at + timedelta(days=30))
+    assert fulfilment.fulfilment_totals(campaign=campaign).overall.pledges == 2  # Ana's and Ben's rewards
+
+    refund(world, ana, items=[ItemChoice("reward")])  # her add-ons, shipping and extra stay paid
+
+    assert list(backers.pledges_to_ship(campaign=campaign)) == [world.ben]
+    assert fulfilment.fulfilment_totals(campaign=campaign).overall.pledges == 1
+    with pytest.raises(NotFound) as raised:
+        surveys.survey_for_pledge(backer=ana.backer, pledge_id=ana.pk)
+    assert raised.value.code == "no_survey"
+    assert surveys.survey_for_pledge(backer=world.ben.backer, pledge_id=world.ben.pk).pledge == world.ben
+    assert (
+        f"/backers/{ana.pk}/refund/"
+        not in signed_in_client.get(f"/campaigns/{campaign.slug}/backers/").content.decode()
+    )
+    header, *rows = reports.backer_report_rows(actor=world.maker, campaign=campaign)
+    status = header.index("fulfilment_status")
+    assert {row[1]: row[status] for row in rows} == {
+        str(ana.pk): "reward-refunded", str(world.ben.pk): "not-sent", str(world.cai.pk): ""}  # fmt: skip
+    assert_sound(campaign)
