@@ -924,8 +924,8 @@ def payment_refund(
     on_decline: RefundDeclined | None = None,
     fee_part: Money | None = None,
 ) -> Payment:
-    """Give back part or all of a captured payment, taking it back from the payee and the fee proportionally, to
-    the payer (through their payments account) and out through the gateway.
+    """Give back part or all of a captured payment, taking it back from the payee and the fee (in proportion, or
+    `fee_part`), to the payer (through their payments account) and out through the gateway.
 
     The ledger posting is made first, in the locked transaction (so a payee that has paid the money on is
     refused with InsufficientFunds before the gateway moves anything); a declined refund is reversed. The same
