@@ -6,6 +6,7 @@ step and `ledger verify` passes after every scenario."""
 
 from __future__ import annotations
 
+import gc
 import io
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -184,6 +185,31 @@ def test_a_second_run_writes_nothing(make_campaign: Callable[..., Campaign], bac
     assert outcomes == {"settled": 0, "waiting": 0, "busy": 0, "failed": 0}  # not due any more
     assert database_state() == before
     assert_verified()
+
+
+def test_settlement_leaves_the_garbage_collector_as_it_found_it(
+    make_campaign: Callable[..., Campaign], backers: list[User], settle: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign whose settlement is killed in the middle of its batches, then run again
+    campaign = make_campaign(goal=5_000)
+    pledge(backers[0], campaign, campaign.open_tier)  # type: ignore[attr-defined]
+    frozen_during: list[int] = []
+
+    def reached(step: str, subject_id: int = 0) -> None:
+        if step == "recorded":
+            frozen_during.append(gc.get_freeze_count())
+            raise Killed(step)
+
+    monkeypatch.setattr(settlement, "checkpoint", reached)
+    with pytest.raises(Killed):
+        settle(campaign, after_deadline(campaign))
+    monkeypatch.undo()
+
+    # Then the heap was frozen while the batches ran and is not any more, whether the walk ended or was killed
+    assert frozen_during[0] > 0
+    assert gc.get_freeze_count() == 0
+    assert settle(campaign, after_deadline(campaign)).settled
+    assert (gc.get_freeze_count(), gc.isenabled()) == (0, True)
 
 
 # --- failure --------------------------------------------------------------------------------------------------
