@@ -17,17 +17,17 @@ tokens (`people.services.user_create` and `api_token_create`, one at a time: fas
 (`funding.services.campaign_create`, `tier_add`, `campaign_publish`), each with one tier.
 
 Every measured HTTP pledge run gets a campaign of its own, published just before it, whose tier has
-`--run-limit` places (never sold out within a run): the campaign lookup every pledge request makes
-(`funding.selectors.campaign_by_slug`, which annotates the campaign's totals) costs time quadratic in the
-campaign's pledges (see `totals_curve`), so runs on one shared campaign would each be slower than the one
-before. pgbench's slot scripts share one tier of `--pgbench-limit` places (10**6 by default, the largest limit
-`tier_add` allows; the time `tier_add` takes for it is reported).
+`--run-limit` places (never sold out within a run), so that runs stay comparable (the first session needed it
+because the pledge's campaign lookup read the campaign's totals; `funding.selectors.campaign_to_pledge` reads
+none, see `totals_curve`). pgbench's slot scripts share one tier of `--pgbench-limit` places (10**6 by default,
+the largest limit `tier_add` allows; the time `tier_add` takes for it is reported).
 
 In order:
 1. Profile one pledge in this process (Django's test client, production settings): its SQL statements and
-   transactions, and where its time goes (token auth, idempotency, campaign lookup, the record transaction, the
-   payment's authorization, the gateway, the answer), then the cost of the campaign lookup as a campaign
-   accumulates pledges (pledges inserted by SQL for that curve only).
+   transactions, and where its time and CPU go (token auth, idempotency, the campaign and tier lookup, step 1's
+   records, the payment's authorization, the gateway, the answer; Django's CPU and its PostgreSQL backend's),
+   then the cost of the campaign lookups as a campaign accumulates pledges (pledges inserted by SQL for that curve
+   only). `--profile-only` stops after the profile.
 2. Rounds (`--runs`). In each, for each server configuration -- `gunicorn-2w`, exactly what `crowdmaker run`
    starts (2 sync workers, access log), and `gunicorn-4w`, the same with 4 workers, the best of the
    configurations tried on this machine (see the README) -- start the server afresh, warm it up, then with wrk
