@@ -24,7 +24,7 @@ def throttle_key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _advisory_lock_id(scope: str, key: str) -> int:
+def advisory_lock_id(scope: str, key: str) -> int:
     """A stable signed 64-bit number for (scope, key), as `pg_advisory_xact_lock` wants."""
     digest = hashlib.sha256(f"{scope}\x1f{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -38,7 +38,7 @@ def throttle_take(*, scope: str, key: str, limit: int, message: str) -> int:
     ends, so callers must not wrap slow work (a password check) in the same transaction.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_advisory_lock_id(scope, key)])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_lock_id(scope, key)])
     if throttle_count(scope=scope, key=key) >= limit:
         raise Throttled(message, retry_after=settings.CROWDMAKER_THROTTLE_WINDOW_SECONDS)
     return ThrottleEvent.objects.create(scope=scope, key=key).pk

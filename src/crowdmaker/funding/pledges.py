@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from crowdmaker.core import sql
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.core.services import advisory_lock_id
 from crowdmaker.funding.countries import COUNTRY_NAMES, shipping_rate_for
 from crowdmaker.funding.models import (
     MAX_AMOUNT,
@@ -164,11 +165,19 @@ ORDER BY number LIMIT 1 FOR UPDATE
 """
 
 
+# Waiters take turns, one per tier at a time (a lock until their transaction ends): a FOR UPDATE scan keeps the
+# locks of the rows it re-checked and skipped, so two waiters scanning at once could each hold a row the other
+# waits for, a deadlock (seen in the 500-pledge race). A claim by SKIP LOCKED never waits, so it is never part of
+# such a cycle.
+WAIT_TURN = "SELECT pg_advisory_xact_lock(%s)"
+
+
 def _claim_slot(tier: Tier, pledge: Pledge) -> None:
     with connection.cursor() as cursor:
         cursor.execute(CLAIM_FREE_SLOT, [pledge.pk, tier.pk])
         if cursor.fetchone() is not None:
             return
+        cursor.execute(WAIT_TURN, [advisory_lock_id("funding.tier-slots", str(tier.pk))])
         cursor.execute(WAIT_FOR_FREE_SLOT, [tier.pk])
         row = cursor.fetchone()
     if row is None:

@@ -20,7 +20,6 @@ of about an hour (benchmarks/settlement.py). Pledges a crash left half done, and
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import queue
 import threading
@@ -38,6 +37,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from crowdmaker.core.errors import Conflict, NotFound
+from crowdmaker.core.services import advisory_lock_id
 from crowdmaker.funding.models import Campaign, CampaignStatus, FundingModel, Pledge, PledgeStatus, TierSlot
 from crowdmaker.ledger import payments
 from crowdmaker.ledger.columns import columns_execute
@@ -210,8 +210,7 @@ def campaign_settle(
 
 
 def _lock_id(campaign_id: int) -> int:
-    digest = hashlib.sha256(f"funding.settlement\x1f{campaign_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return advisory_lock_id("funding.settlement", str(campaign_id))
 
 
 @contextmanager
