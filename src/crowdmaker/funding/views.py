@@ -41,6 +41,8 @@ from crowdmaker.funding.forms import (
     uses_sandbox,
 )
 from crowdmaker.funding.models import AddOn, Campaign, CampaignStatus, FundingModel, Pledge, PledgeStatus
+from crowdmaker.funding.views_access import me as _me
+from crowdmaker.funding.views_access import viewer as _viewer
 from crowdmaker.ledger.money import Money, fee_rate
 from crowdmaker.ledger.payments import GatewayDown, PaymentDeclined
 from crowdmaker.people.models import User
@@ -50,16 +52,6 @@ DECLINE_REASONS = {
     "card_declined": "the card was declined",
     "insufficient_funds": "the card has not enough money",
 }
-
-
-def _me(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # callers are behind login_required
-    return user
-
-
-def _viewer(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
 
 
 def _campaign(request: HttpRequest, slug: str) -> Campaign:

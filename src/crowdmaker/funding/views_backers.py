@@ -38,7 +38,7 @@ from crowdmaker.funding.forms_backers import (
     survey_initial,
 )
 from crowdmaker.funding.models import Campaign, CampaignStatus, FulfilmentStatus, Tier
-from crowdmaker.people.models import User
+from crowdmaker.funding.views_access import editor_campaign, me, viewer, visible_campaign
 
 ROWS_PER_PAGE = 50  # rewards per page of the backers page
 HTMX_VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")  # what chooses a fragment over a page
@@ -50,30 +50,6 @@ FILTERS = {
     "delivered": "Delivered",
     "unanswered": "Survey not answered",
 }
-
-
-def _viewer(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
-
-
-def _me(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # callers are behind login_required
-    return user
-
-
-def _campaign(request: HttpRequest, slug: str) -> Campaign:
-    try:
-        return selectors.campaign_visible(slug=slug, viewer=_viewer(request))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-
-
-def _editor_campaign(request: HttpRequest, slug: str) -> Campaign:
-    campaign = _campaign(request, slug)
-    if not selectors.campaign_can_edit(campaign=campaign, user=_viewer(request)):
-        raise PermissionDenied("Only the campaign's owners and maintainers may see this page.")
-    return campaign
 
 
 def _tiers(campaign: Campaign) -> list[Tier]:
@@ -91,20 +67,20 @@ def _refused(exc: DomainError) -> None:
 
 @require_safe
 def update_list(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _campaign(request, slug)
+    campaign = visible_campaign(request, slug)
     context = {
         "campaign": campaign,
-        "updates": updates.updates_for(campaign=campaign, viewer=_viewer(request)),
-        "can_edit": selectors.campaign_can_edit(campaign=campaign, user=_viewer(request)),
+        "updates": updates.updates_for(campaign=campaign, viewer=viewer(request)),
+        "can_edit": selectors.campaign_can_edit(campaign=campaign, user=viewer(request)),
     }
     return render(request, "funding/update_list.html", context)
 
 
 @require_safe
 def update_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    campaign = _campaign(request, slug)
+    campaign = visible_campaign(request, slug)
     try:
-        view = updates.update_of(campaign=campaign, number=number, viewer=_viewer(request))
+        view = updates.update_of(campaign=campaign, number=number, viewer=viewer(request))
     except NotFound as exc:
         raise Http404(exc.message) from exc
     return render(request, "funding/update_detail.html", {"campaign": campaign, "view": view})
@@ -113,7 +89,7 @@ def update_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def update_new(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="see this page")
     tiers = _tiers(campaign)
     form = UpdateForm(request.POST or None, tiers=tiers)
     status = 200
@@ -122,7 +98,7 @@ def update_new(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                update = updates.update_post(actor=_me(request), campaign=campaign, title=data["title"],
+                update = updates.update_post(actor=me(request), campaign=campaign, title=data["title"],
                                              body=data["body"], audience=data["audience"],
                                              tiers=form.chosen_tiers())  # fmt: skip
             except DomainError as exc:
@@ -148,12 +124,12 @@ def _partial(request: HttpRequest) -> bool:
 
 
 def _comments_context(request: HttpRequest, campaign: Campaign, page: updates.CommentPage) -> dict[str, Any]:
-    viewer = _viewer(request)
+    member = viewer(request)
     return {
         "campaign": campaign,
         "page": page,
-        "can_comment": updates.comment_can_post(campaign=campaign, user=viewer),
-        "can_reply": selectors.campaign_can_edit(campaign=campaign, user=viewer),
+        "can_comment": updates.comment_can_post(campaign=campaign, user=member),
+        "can_reply": selectors.campaign_can_edit(campaign=campaign, user=member),
         "can_moderate": page.can_moderate,
     }
 
@@ -161,7 +137,7 @@ def _comments_context(request: HttpRequest, campaign: Campaign, page: updates.Co
 def _render_comments(request: HttpRequest, campaign: Campaign, form: CommentForm | None = None,
                      reply_to: int | None = None, status: int = 200, before: int | None = None) -> HttpResponse:  # fmt: skip
     try:
-        page = updates.comments_page(campaign=campaign, viewer=_viewer(request), before=before)
+        page = updates.comments_page(campaign=campaign, viewer=viewer(request), before=before)
     except Invalid as exc:  # a `before` that is no comment of this campaign: no such page
         raise Http404(exc.message) from exc
     context = _comments_context(request, campaign, page)
@@ -178,7 +154,7 @@ def _render_comments(request: HttpRequest, campaign: Campaign, form: CommentForm
 def campaign_comments(request: HttpRequest, slug: str) -> HttpResponse:
     """The comments (and the editors' answers), newest first, a page at a time (`before`: the last comment of the
     previous page); a POST comments, or answers the comment `parent` (editors)."""
-    campaign = _campaign(request, slug)
+    campaign = visible_campaign(request, slug)
     if request.method == "GET":
         before = request.GET.get("before", "")
         cursor = positive_int(before)
@@ -195,7 +171,7 @@ def campaign_comments(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _render_comments(request, campaign, form, reply_to, status=400)
     try:
-        comment = updates.comment_post(actor=_me(request), campaign=campaign, body=form.cleaned_data["body"],
+        comment = updates.comment_post(actor=me(request), campaign=campaign, body=form.cleaned_data["body"],
                                        parent_id=reply_to)  # fmt: skip
     except DomainError as exc:
         _refused(exc)
@@ -210,8 +186,8 @@ def _moderated(request: HttpRequest, campaign: Campaign, comment_id: int, done: 
     """After hiding or unhiding: htmx gets the comment again (with the refusal, if any); a plain form goes back to
     the comments page at the comment with a message (a refusal: the page, with its status)."""
     if _partial(request):
-        view = updates.comment_view_of(campaign=campaign, viewer=_viewer(request), comment_id=comment_id)
-        page = updates.CommentPage([view], None, updates.comment_can_moderate(campaign=campaign, user=_viewer(request)))
+        view = updates.comment_view_of(campaign=campaign, viewer=viewer(request), comment_id=comment_id)
+        page = updates.CommentPage([view], None, updates.comment_can_moderate(campaign=campaign, user=viewer(request)))
         context = _comments_context(request, campaign, page)
         context.update(view=view, reply=view, moderation_error=error, moderated=comment_id, reply_to=None,
                        reply_form=None)  # fmt: skip
@@ -237,12 +213,12 @@ def _moderation_refused(exc: DomainError) -> None:
 @require_POST
 def comment_hide(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """Hide a comment or an answer (editors and operators), with an optional reason."""
-    campaign = _campaign(request, slug)
+    campaign = visible_campaign(request, slug)
     form = CommentHideForm(request.POST, prefix=f"hide-{comment_id}")
     if not form.is_valid():
         return _moderated(request, campaign, comment_id, "", error=str(form.errors["reason"][0]), status=400)
     try:
-        updates.comment_hide(actor=_me(request), campaign=campaign, comment_id=comment_id,
+        updates.comment_hide(actor=me(request), campaign=campaign, comment_id=comment_id,
                              reason=form.cleaned_data["reason"])  # fmt: skip
     except DomainError as exc:
         _moderation_refused(exc)
@@ -256,9 +232,9 @@ def comment_hide(request: HttpRequest, slug: str, comment_id: int) -> HttpRespon
 @require_POST
 def comment_unhide(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """Show a hidden comment or answer to everyone again (editors and operators)."""
-    campaign = _campaign(request, slug)
+    campaign = visible_campaign(request, slug)
     try:
-        updates.comment_unhide(actor=_me(request), campaign=campaign, comment_id=comment_id)
+        updates.comment_unhide(actor=me(request), campaign=campaign, comment_id=comment_id)
     except DomainError as exc:
         _moderation_refused(exc)
         return _moderated(request, campaign, comment_id, "", error=exc.message, status=exc.status)
@@ -272,7 +248,7 @@ def comment_unhide(request: HttpRequest, slug: str, comment_id: int) -> HttpResp
 @require_http_methods(["GET", "POST"])
 def survey_setup(request: HttpRequest, slug: str) -> HttpResponse:
     """The makers' survey page: open it once the campaign succeeded; then its answers so far and its lock date."""
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="see this page")
     survey = surveys.survey_of(campaign=campaign)
     tiers = _tiers(campaign)
     initial = {"address_lock_at": survey.address_lock_at} if survey is not None else None
@@ -284,12 +260,12 @@ def survey_setup(request: HttpRequest, slug: str) -> HttpResponse:
             data = form.cleaned_data
             try:
                 if survey is None:
-                    surveys.survey_open(actor=_me(request), campaign=campaign,
+                    surveys.survey_open(actor=me(request), campaign=campaign,
                                         address_lock_at=data["address_lock_at"], questions=form.questions(),
                                         intro=data["intro"])  # fmt: skip
                     messages.success(request, "The survey is open: your backers are being e-mailed.")
                 else:
-                    surveys.survey_lock_move(actor=_me(request), campaign=campaign,
+                    surveys.survey_lock_move(actor=me(request), campaign=campaign,
                                              address_lock_at=data["address_lock_at"])  # fmt: skip
                     messages.success(request, "The lock date is moved.")
                 return redirect("funding:survey_setup", slug=campaign.slug)
@@ -317,7 +293,7 @@ def survey_setup(request: HttpRequest, slug: str) -> HttpResponse:
 def survey_answer(request: HttpRequest, pledge_id: int) -> HttpResponse:
     """The backer's survey for one pledge: their address and options; they may change it until the lock date."""
     try:
-        page = surveys.survey_for_pledge(backer=_me(request), pledge_id=pledge_id)
+        page = surveys.survey_for_pledge(backer=me(request), pledge_id=pledge_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     data = request.POST if request.method == "POST" else None
@@ -331,7 +307,7 @@ def survey_answer(request: HttpRequest, pledge_id: int) -> HttpResponse:
             if not form.is_valid():
                 status = 400
             else:
-                surveys.survey_answer(backer=_me(request), pledge_id=pledge_id, address=form.address(),
+                surveys.survey_answer(backer=me(request), pledge_id=pledge_id, address=form.address(),
                                       answers=form.answers())  # fmt: skip
                 messages.success(request, "Thank you: your answer is saved. You can change it until "
                                           f"{page.survey.address_lock_at:%d %B %Y, %H:%M} UTC.")  # fmt: skip
@@ -404,7 +380,7 @@ def _render_backers(request: HttpRequest, campaign: Campaign, *, message_form: M
 @login_required
 @require_safe
 def backers_page(request: HttpRequest, slug: str) -> HttpResponse:
-    return _render_backers(request, _editor_campaign(request, slug))
+    return _render_backers(request, editor_campaign(request, slug, may="see this page"))
 
 
 def _back_to_backers(request: HttpRequest, campaign: Campaign, anchor: str = "") -> HttpResponse:
@@ -415,13 +391,13 @@ def _back_to_backers(request: HttpRequest, campaign: Campaign, anchor: str = "")
 @login_required
 @require_POST
 def fulfilment_update(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="see this page")
     form = FulfilmentForm(request.POST, pledge_id=pledge_id)
     if not form.is_valid():
         return _render_backers(request, campaign, row_form=(pledge_id, form), status=400)
     data = form.cleaned_data
     try:
-        fulfilment.fulfilment_set(actor=_me(request), campaign=campaign, pledge_id=pledge_id, status=data["status"],
+        fulfilment.fulfilment_set(actor=me(request), campaign=campaign, pledge_id=pledge_id, status=data["status"],
                                   carrier=data["carrier"], tracking=data["tracking"])  # fmt: skip
     except NotFound as exc:
         raise Http404(exc.message) from exc
@@ -437,13 +413,13 @@ def fulfilment_update(request: HttpRequest, slug: str, pledge_id: int) -> HttpRe
 @login_required
 @require_POST
 def message_new(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="see this page")
     form = MessageForm(request.POST, tiers=_tiers(campaign), prefix="message")
     if not form.is_valid():
         return _render_backers(request, campaign, message_form=form, status=400)
     data = form.cleaned_data
     try:
-        message = updates.message_send(actor=_me(request), campaign=campaign, subject=data["subject"],
+        message = updates.message_send(actor=me(request), campaign=campaign, subject=data["subject"],
                                        body=data["body"], audience=data["audience"],
                                        tier=form.chosen_tier())  # fmt: skip
     except DomainError as exc:
@@ -458,9 +434,9 @@ def message_new(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_safe
 def backer_report(request: HttpRequest, slug: str) -> StreamingHttpResponse:
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="see this page")
     try:
-        lines = reports.backer_report_csv(actor=_me(request), campaign=campaign)
+        lines = reports.backer_report_csv(actor=me(request), campaign=campaign)
     except Forbidden as exc:
         raise PermissionDenied(exc.message) from exc
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

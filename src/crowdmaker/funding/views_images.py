@@ -17,31 +17,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crowdmaker.core.errors import DomainError, Forbidden, NotFound
-from crowdmaker.funding import images, selectors
+from crowdmaker.core.errors import DomainError, Forbidden
+from crowdmaker.funding import images
 from crowdmaker.funding.forms_images import CampaignImageAltForm, CampaignImageForm
 from crowdmaker.funding.models import MAX_CAMPAIGN_IMAGES, Campaign, CampaignImage
-from crowdmaker.people.models import User
+from crowdmaker.funding.views_access import editor_campaign, me
 
 # What each button of an image's form does to its position (given the current one).
 MOVES = {"cover": lambda position: 0, "earlier": lambda position: max(position - 1, 0),
          "later": lambda position: position + 1}  # fmt: skip
-
-
-def _me(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # behind login_required
-    return user
-
-
-def _editor_campaign(request: HttpRequest, slug: str) -> Campaign:
-    try:
-        campaign = selectors.campaign_visible(slug=slug, viewer=_me(request))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    if not selectors.campaign_can_edit(campaign=campaign, user=_me(request)):
-        raise PermissionDenied("Only the campaign's owners and maintainers may change its images.")
-    return campaign
 
 
 def images_context(campaign: Campaign, *, form: CampaignImageForm | None = None, failed_image: int | None = None,
@@ -74,14 +58,14 @@ def _refused(request: HttpRequest, campaign: Campaign, exc: DomainError, **conte
 @require_http_methods(["GET", "POST"])
 def campaign_images(request: HttpRequest, slug: str) -> HttpResponse:
     """The images section as a page; a POST adds an image."""
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="change its images")
     if request.method == "GET":
         return render(request, "funding/campaign_images.html", images_context(campaign))
     form = CampaignImageForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "funding/campaign_images.html", images_context(campaign, form=form), status=400)
     try:
-        images.campaign_image_add(actor=_me(request), campaign=campaign, upload=form.cleaned_data["file"],
+        images.campaign_image_add(actor=me(request), campaign=campaign, upload=form.cleaned_data["file"],
                                   alt=form.cleaned_data["alt"])  # fmt: skip
     except DomainError as exc:
         form.add_domain_error(exc)
@@ -93,7 +77,7 @@ def campaign_images(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def campaign_image_change(request: HttpRequest, slug: str, image_id: int) -> HttpResponse:
     """One image's buttons: `action` is save (the alt text), cover, earlier, later or delete."""
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="change its images")
     action = request.POST.get("action", "")
     image = CampaignImage.objects.filter(campaign=campaign, pk=image_id).first()
     if image is None:
@@ -101,10 +85,10 @@ def campaign_image_change(request: HttpRequest, slug: str, image_id: int) -> Htt
     alt_form = CampaignImageAltForm(request.POST, prefix=f"image-{image_id}")
     try:
         if action == "delete":
-            images.campaign_image_delete(actor=_me(request), campaign=campaign, image_id=image_id)
+            images.campaign_image_delete(actor=me(request), campaign=campaign, image_id=image_id)
             return _done(campaign, "The image is deleted.", request)
         if action in MOVES:
-            images.campaign_image_update(actor=_me(request), campaign=campaign, image_id=image_id,
+            images.campaign_image_update(actor=me(request), campaign=campaign, image_id=image_id,
                                          position=MOVES[action](image.position))  # fmt: skip
             return _done(campaign, "The image is moved.", request)
         if action != "save":
@@ -112,7 +96,7 @@ def campaign_image_change(request: HttpRequest, slug: str, image_id: int) -> Htt
         if not alt_form.is_valid():
             context = images_context(campaign, failed_image=image_id, alt_form=alt_form)
             return render(request, "funding/campaign_images.html", context, status=400)
-        images.campaign_image_update(actor=_me(request), campaign=campaign, image_id=image_id,
+        images.campaign_image_update(actor=me(request), campaign=campaign, image_id=image_id,
                                      alt=alt_form.cleaned_data["alt"])  # fmt: skip
     except DomainError as exc:
         alt_form.add_domain_error(exc)

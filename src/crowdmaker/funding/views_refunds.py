@@ -20,29 +20,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from crowdmaker.core.errors import DomainError, Forbidden, NotFound
 from crowdmaker.core.text import positive_int
-from crowdmaker.funding import refunds, selectors
+from crowdmaker.funding import refunds
 from crowdmaker.funding.forms_refunds import TOKEN, RefundForm
 from crowdmaker.funding.models import Campaign, Pledge, Refund, RefundStatus
+from crowdmaker.funding.views_access import editor_campaign, me
 from crowdmaker.ledger.money import Money
-from crowdmaker.people.models import User
 
 REFUNDS_PER_PAGE = 50
-
-
-def _me(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # callers are behind login_required
-    return user
-
-
-def _editor_campaign(request: HttpRequest, slug: str) -> Campaign:
-    try:
-        campaign = selectors.campaign_visible(slug=slug, viewer=_me(request))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    if not selectors.campaign_can_edit(campaign=campaign, user=_me(request)):
-        raise PermissionDenied("Only the campaign's owners and maintainers may refund its backers.")
-    return campaign
 
 
 def _pledge(campaign: Campaign, pledge_id: int) -> Pledge:
@@ -70,7 +54,7 @@ def _render_form(request: HttpRequest, campaign: Campaign, pledge: Pledge, form:
 @login_required
 @require_http_methods(["GET", "POST"])
 def refund_new(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="refund its backers")
     pledge = _pledge(campaign, pledge_id)
     left = refunds.refundable_items(pledge=pledge)
     if request.method == "GET":
@@ -84,7 +68,7 @@ def refund_new(request: HttpRequest, slug: str, pledge_id: int) -> HttpResponse:
         return _render_form(request, campaign, pledge, form, status=400)
     full, items = form.choices()
     try:
-        refund = refunds.refund_create(actor=_me(request), pledge=pledge, full=full, items=items,
+        refund = refunds.refund_create(actor=me(request), pledge=pledge, full=full, items=items,
                                        reason=form.cleaned_data["reason"], message=form.cleaned_data["message"],
                                        reference=f"refund-form-{form.cleaned_data['token']}")  # fmt: skip
     except Forbidden as exc:
@@ -113,7 +97,7 @@ def _refunded(request: HttpRequest, campaign: Campaign, refund: Refund) -> HttpR
 def refund_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The campaign's refunds; `?pledge=<number>` opens the refund form of that pledge (how a pledge without a reward,
     which the backers page does not list, is refunded from the pages)."""
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="refund its backers")
     status, asked = 200, request.GET.get("pledge", "").strip().lstrip("#")
     if asked:
         number = positive_int(asked)
@@ -135,10 +119,10 @@ def refund_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def refund_retry(request: HttpRequest, slug: str, refund_id: int) -> HttpResponse:
-    campaign = _editor_campaign(request, slug)
+    campaign = editor_campaign(request, slug, may="refund its backers")
     try:
         refund = refunds.refund_of_campaign(campaign=campaign, refund_id=refund_id)
-        refund = refunds.refund_retry(actor=_me(request), refund=refund)
+        refund = refunds.refund_retry(actor=me(request), refund=refund)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except Forbidden as exc:
