@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "crowdmaker.protocol",
     "crowdmaker.commons",
     "crowdmaker.funding",
+    "crowdmaker.selection",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,10 @@ CROWDMAKER_PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "crowdmaker.ledge
 CROWDMAKER_SANDBOX_WEBHOOK_SECRET = os.environ.get("SANDBOX_WEBHOOK_SECRET", "sandbox-webhook-secret")
 # How long a response stored under an Idempotency-Key is replayed (MONEY.md: at least 24 hours).
 CROWDMAKER_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "24"))
+
+# Community selection: how many days old an account must be before it may vote or state a buy-intent (with a
+# verified e-mail), so a crowd of fresh accounts cannot push a submission up.
+CROWDMAKER_SELECTION_MIN_ACCOUNT_AGE_DAYS = int(os.environ.get("SELECTION_MIN_ACCOUNT_AGE_DAYS", "7"))
 
 LOGGING = {
     "version": 1,
