@@ -1,0 +1,71 @@
+"""The ranking of a call's submissions by a Bayesian average, in exact arithmetic (pure functions, no database).
+
+A submission with n votes summing to s is scored
+
+    score = (C * m + s) / (C + n)
+
+where m is the call's mean score over all its votes (sum of all scores / number of all votes; NEUTRAL_SCORE when
+the call has no vote yet) and C is the call's prior weight: each submission starts as if it had C votes of the
+call's mean, so 3 votes of 5 do not beat 300 votes averaging 4.8. Scores are Fractions and every ordering decision
+compares them exactly (no floats; only display may round). Ties go to more votes, then to the earlier submission
+(smaller id), so the order is total and the same on every computation. Adding a vote of 5 never lowers a
+submission's score: the score is an average of values <= 5, and a 5 also never lowers the call's mean m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+# The prior mean of a call nobody has voted in yet: the middle of the 1-5 scale. (It cannot change the order
+# then, as every submission scores m; it only makes the shown scores meaningful.)
+NEUTRAL_SCORE = Fraction(3)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the ranking needs of one submission: its id and its vote aggregates."""
+
+    submission_id: int
+    vote_count: int
+    vote_sum: int
+
+
+@dataclass(frozen=True)
+class Ranked:
+    position: int  # 1 for the best
+    tally: Tally
+    score: Fraction
+
+
+def call_mean(*, vote_sum: int, vote_count: int) -> Fraction:
+    """m: the mean of all the call's votes, from the sums of its submissions' aggregates."""
+    if vote_count <= 0:
+        return NEUTRAL_SCORE
+    return Fraction(vote_sum, vote_count)
+
+
+def bayesian_score(*, vote_sum: int, vote_count: int, prior_mean: Fraction, prior_weight: int) -> Fraction:
+    """(C * m + s) / (C + n), exactly."""
+    if prior_weight < 1:
+        raise ValueError("The prior weight is at least 1.")
+    return (prior_weight * prior_mean + vote_sum) / (prior_weight + vote_count)
+
+
+def rank(tallies: Iterable[Tally], *, prior_weight: int, prior_mean: Fraction | None = None) -> list[Ranked]:
+    """The tallies best first; `prior_mean` defaults to the mean of the given tallies (pass it for a subset)."""
+    tallies = list(tallies)
+    if prior_mean is None:
+        prior_mean = call_mean(vote_sum=sum(t.vote_sum for t in tallies), vote_count=sum(t.vote_count for t in tallies))
+    scored = [
+        (
+            bayesian_score(
+                vote_sum=t.vote_sum, vote_count=t.vote_count, prior_mean=prior_mean, prior_weight=prior_weight
+            ),
+            t,
+        )
+        for t in tallies
+    ]
+    scored.sort(key=lambda pair: (-pair[0], -pair[1].vote_count, pair[1].submission_id))
+    return [Ranked(position=n, tally=t, score=score) for n, (score, t) in enumerate(scored, start=1)]
