@@ -25,12 +25,13 @@ class ProfileInline(admin.StackedInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ("-date_joined",)
-    list_display = ("handle", "email", "is_active", "is_staff", "date_joined", "last_login")
+    list_display = ("handle", "email", "email_verified_at", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("handle", "email", "profile__display_name")
-    readonly_fields = ("email", "handle", "date_joined", "last_login")
+    # Verification is read-only: only the member's own link (or demo data) sets it, never an operator's click.
+    readonly_fields = ("email", "handle", "email_verified_at", "date_joined", "last_login")
     fieldsets = (
-        (None, {"fields": ("email", "handle", "password")}),
+        (None, {"fields": ("email", "email_verified_at", "handle", "password")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )

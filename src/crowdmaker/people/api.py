@@ -53,10 +53,21 @@ class MeOut(ProfileOut):
     show_on_public_ledgers: bool = Field(
         ..., description="Whether public ledgers show the caller's display name rather than a pseudonym."
     )
+    email_verified: bool = Field(
+        ..., description="Whether the caller opened the verification link mailed to `email` (needed to vote)."
+    )
 
     @staticmethod
     def resolve_show_on_public_ledgers(user: User) -> bool:
         return user.profile.show_on_public_ledgers
+
+    @staticmethod
+    def resolve_email_verified(user: User) -> bool:
+        return user.email_verified_at is not None
+
+
+class EmailVerificationOut(Schema):
+    sent_to: str = Field(..., description="The address the verification link is being mailed to.")
 
 
 class ProfileIn(InputSchema):
@@ -182,6 +193,17 @@ def me_profile_update(request: HttpRequest, payload: ProfileIn) -> User:
         show_on_public_ledgers=payload.show_on_public_ledgers,
     )
     return selectors.user_by_handle(handle=actor.handle)
+
+
+@router.post(
+    "/me/email-verification",
+    response={202: EmailVerificationOut, 429: ErrorOut, **ERRORS},
+    summary="Mail the caller a new e-mail verification link (throttled per address)",
+)
+def me_email_verification(request: HttpRequest) -> Status:
+    actor = _actor(request)
+    services.email_verification_send(user=actor)
+    return Status(202, {"sent_to": actor.email})
 
 
 @router.get(

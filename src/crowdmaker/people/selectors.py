@@ -1,4 +1,5 @@
-"""Reads of `people`: profiles, teams and their members, invitations and tokens, shaped for pages and API."""
+"""Reads of `people`: profiles, teams and their members, invitations, tokens and e-mail verification links,
+shaped for pages and API."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import re
 
 from django.db.models import Count, QuerySet
 
-from crowdmaker.core.errors import Forbidden, NotFound
+from crowdmaker.core.errors import Forbidden, Invalid, NotFound
+from crowdmaker.people import verification_tokens
 from crowdmaker.people.models import (
     HANDLE_PATTERN,
     SLUG_PATTERN,
@@ -98,3 +100,21 @@ def profile_with_teams(*, handle: str) -> tuple[User, list[Membership]]:
     user = user_by_handle(handle=handle)
     memberships = list(teams_of(user=user))
     return user, memberships
+
+
+def email_verification_user(*, token: str) -> User:
+    """The active account a genuine, unexpired verification token names, if it was mailed to the current address.
+
+    Raises `Invalid`: `verification_link_invalid` (forged, mangled, or its account is gone),
+    `verification_link_expired`, or `verification_email_changed` (mailed to an address the account no longer has).
+    """
+    user_id, digest = verification_tokens.email_verification_read(token)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise Invalid(verification_tokens.INVALID_MESSAGE, code="verification_link_invalid")
+    if not verification_tokens.address_matches(digest, user.email):
+        raise Invalid(
+            "This link was mailed to an address your account no longer uses. Ask for a new one from your settings.",
+            code="verification_email_changed",
+        )
+    return user

@@ -1,4 +1,5 @@
-"""Every write of `people`: sign-up, profiles, teams and their members and invitations, API tokens.
+"""Every write of `people`: sign-up, e-mail verification, profiles, teams and their members and invitations,
+API tokens.
 
 Each service is atomic, keyword-only and raises a `core.errors.DomainError` for a refusal, having changed
 nothing. Notifications go out only after commit, from tasks, never in the request.
@@ -6,7 +7,9 @@ nothing. Notifications go out only after commit, from tasks, never in the reques
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import math
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -19,9 +22,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from crowdmaker.core import sql
-from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
+from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
+from crowdmaker.core.services import throttle_key, throttle_take
 from crowdmaker.core.text import clean_text, refuse_control_characters
-from crowdmaker.people import tasks
+from crowdmaker.people import selectors, tasks
 from crowdmaker.people.models import (
     BIO_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
@@ -43,6 +47,8 @@ from crowdmaker.people.models import (
 
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker that tells our tokens apart, not a secret
 INVITATION_LIFETIME = timedelta(days=14)
+# Throttle scope of verification mails; the key is a hash of the address mailed, never the address itself.
+EMAIL_VERIFICATION_BY_ADDRESS = "email_verification_address"
 
 
 # --- accounts and profiles -------------------------------------------------------------------------------
@@ -99,6 +105,80 @@ def user_create(
         raise Conflict("This e-mail address or handle is taken.", code="account_taken", field="email") from exc
     Profile.objects.create(user=user, display_name=display_name)
     return user
+
+
+@transaction.atomic
+def user_signup(*, email: str, password: str, handle: str, display_name: str = "") -> User:
+    """Create an account from the sign-up form and mail it a verification link (after commit)."""
+    user = user_create(email=email, password=password, handle=handle, display_name=display_name)
+    # Throttled only for an address mailed many times in the window (an account deleted and signed up again):
+    # the account stands all the same, and the notice on its settings page offers a new link.
+    with contextlib.suppress(Throttled):
+        email_verification_send(user=user)
+    return user
+
+
+# --- e-mail verification -------------------------------------------------------------------------------------
+
+
+def _verification_throttle_message() -> str:
+    minutes = max(1, math.ceil(settings.CROWDMAKER_THROTTLE_WINDOW_SECONDS / 60))
+    return (
+        "A verification link was mailed to this address several times lately; look for it in your inbox and "
+        f"spam folder, or ask again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+
+
+@transaction.atomic
+def email_verification_send(*, user: User) -> None:
+    """Mail `user` a link that verifies their current address; refuse a verified account, or too many mails.
+
+    Every mail to an address takes a throttle slot (sign-up's too), so no one can flood an inbox by pressing
+    "resend". The link itself is made by the task when it sends, for the address the account has then.
+    """
+    current = User.objects.filter(pk=user.pk, is_active=True).first()
+    if current is None:
+        raise NotFound("No such account.")
+    if current.email_verified_at is not None:
+        raise Conflict("Your e-mail address is verified already.", code="email_verified_already")
+    throttle_take(
+        scope=EMAIL_VERIFICATION_BY_ADDRESS,
+        key=throttle_key(current.email),
+        limit=settings.CROWDMAKER_VERIFICATION_MAILS_PER_WINDOW,
+        message=_verification_throttle_message(),
+    )
+    transaction.on_commit(lambda: tasks.email_verification_mail_send.enqueue(user_id=current.pk))
+
+
+@transaction.atomic
+def email_verify(*, token: str) -> tuple[User, bool]:
+    """Mark the address a verification link names as verified; return the account and whether it was just now.
+
+    A second use of a link (or of another link for the same address) changes nothing and returns False. A
+    forged, expired or outdated link raises `Invalid` (see `selectors.email_verification_user`).
+    """
+    user = selectors.email_verification_user(token=token)
+    if user.email_verified_at is not None:
+        return user, False
+    now = timezone.now()
+    # Conditional on the address and on not being verified yet, so two clicks at once verify exactly once.
+    updated = User.objects.filter(pk=user.pk, email=user.email, email_verified_at__isnull=True).update(
+        email_verified_at=now
+    )
+    if updated:
+        user.email_verified_at = now
+        return user, True
+    return selectors.email_verification_user(token=token), False  # refuses if the address changed meanwhile
+
+
+@transaction.atomic
+def email_verified_set(*, user: User) -> bool:
+    """Mark `user`'s address verified without a link (demo data, operators); False if it was already."""
+    now = timezone.now()
+    updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=now)
+    if updated:
+        user.email_verified_at = now
+    return bool(updated)
 
 
 def _clean_links(links: list[str]) -> list[str]:

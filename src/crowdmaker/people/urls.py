@@ -1,4 +1,4 @@
-"""Pages of `people`: sign-up, sign-in, profiles, teams, invitations and API tokens."""
+"""Pages of `people`: sign-up, sign-in, e-mail verification, profiles, teams, invitations and API tokens."""
 
 from django.urls import path
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("verify-email/<str:token>/", views.email_verify, name="email_verify"),
+    path("settings/email-verification/", views.email_verification_resend, name="email_verification_resend"),
     path("makers/<str:handle>/", views.profile, name="profile"),
     path("settings/profile/", views.profile_edit, name="profile_edit"),
     path("settings/tokens/", views.api_tokens, name="api_tokens"),

@@ -1,4 +1,4 @@
-"""Pages of `people`: sign-up, sign-in, profiles, teams, members, invitations and API tokens.
+"""Pages of `people`: sign-up, sign-in, e-mail verification, profiles, teams, members, invitations, API tokens.
 
 Each view parses input with a form, calls one service and redirects; a service's refusal is shown next to
 the field it names and changes nothing. Views never write to the database themselves.
@@ -111,7 +111,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_form(request, template, form, status=400)
     try:
-        user = services.user_create(
+        user = services.user_signup(
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password"],
             handle=form.cleaned_data["handle"],
@@ -121,7 +121,10 @@ def signup(request: HttpRequest) -> HttpResponse:
         form.add_domain_error(exc)
         return _render_form(request, template, form, status=exc.status)
     login(request, user, backend=AUTH_BACKEND)
-    messages.success(request, f"Welcome to Crowdmaker, {user.profile.display_name}!")
+    messages.success(
+        request,
+        f"Welcome to Crowdmaker, {user.profile.display_name}! We mailed you a link to verify your e-mail address.",
+    )
     return redirect("people:profile", handle=user.handle)
 
 
@@ -179,6 +182,54 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
+# --- e-mail verification -------------------------------------------------------------------------------------
+
+
+def _verification_page(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+    response = render(request, "people/email_verify.html", context, status=status)
+    # The token is in this page's address: keep it out of caches and out of the Referer of any link followed.
+    add_never_cache_headers(response)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def email_verify(request: HttpRequest, token: str) -> HttpResponse:
+    """GET only checks the link and shows a button; POST verifies.
+
+    Mail scanners and link previews fetch every link in a message with GET; if GET verified, an address
+    could be verified without its owner ever seeing the mail. Signing in is not needed: the link is the proof.
+    """
+    if request.method == "GET":
+        try:
+            maker = selectors.email_verification_user(token=token)
+        except DomainError as exc:
+            return _verification_page(request, {"error": exc.message}, status=exc.status)
+        return _verification_page(request, {"maker": maker, "already": maker.email_verified_at is not None})
+    try:
+        maker, newly = services.email_verify(token=token)
+    except DomainError as exc:
+        return _verification_page(request, {"error": exc.message}, status=exc.status)
+    return _verification_page(request, {"maker": maker, "already": not newly, "done": newly})
+
+
+@login_required
+@require_POST
+def email_verification_resend(request: HttpRequest) -> HttpResponse:
+    me = _me(request)
+    try:
+        services.email_verification_send(user=me)
+    except Throttled as exc:
+        response = _profile_edit_page(request, me, status=429, throttled=exc.message)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    except DomainError as exc:
+        messages.info(request, exc.message)
+        return redirect(_safe_next(request))
+    messages.success(request, f"We mailed a new verification link to {me.email}.")
+    return redirect(_safe_next(request))
+
+
 # --- profiles ------------------------------------------------------------------------------------------------
 
 
@@ -194,12 +245,10 @@ def profile(request: HttpRequest, handle: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def profile_edit(request: HttpRequest) -> HttpResponse:
-    template = "people/profile_edit.html"
-    me = _me(request)
-    if request.method == "GET":
+def _profile_edit_page(
+    request: HttpRequest, me: User, form: ProfileForm | None = None, *, status: int = 200, **context: Any
+) -> HttpResponse:
+    if form is None:
         current = me.profile
         form = ProfileForm(
             initial={
@@ -209,10 +258,18 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 "show_on_public_ledgers": current.show_on_public_ledgers,
             }
         )
-        return _render_form(request, template, form)
+    return _render_form(request, "people/profile_edit.html", form, status=status, **context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    me = _me(request)
+    if request.method == "GET":
+        return _profile_edit_page(request, me)
     form = ProfileForm(request.POST)
     if not form.is_valid():
-        return _render_form(request, template, form, status=400)
+        return _profile_edit_page(request, me, form, status=400)
     try:
         services.profile_update(
             user=me,
@@ -223,7 +280,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as exc:
         form.add_domain_error(exc)
-        return _render_form(request, template, form, status=exc.status)
+        return _profile_edit_page(request, me, form, status=exc.status)
     messages.success(request, "Your profile is saved.")
     return redirect("people:profile", handle=me.handle)
 

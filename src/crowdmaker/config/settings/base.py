@@ -188,6 +188,9 @@ CROWDMAKER_LOGIN_FAILURES_PER_WINDOW = int(os.environ.get("LOGIN_FAILURES_PER_WI
 CROWDMAKER_LOGIN_FAILURES_PER_IP_PER_WINDOW = int(os.environ.get("LOGIN_FAILURES_PER_IP_PER_WINDOW", "30"))
 CROWDMAKER_SIGNUPS_PER_WINDOW = int(os.environ.get("SIGNUPS_PER_WINDOW", "10"))
 CROWDMAKER_THROTTLE_WINDOW_SECONDS = int(os.environ.get("THROTTLE_WINDOW_SECONDS", "900"))
+# Verification mails to one address per window (sign-up's included): enough for "it went to spam, send it
+# again", too few to mail-bomb an inbox by pressing "resend".
+CROWDMAKER_VERIFICATION_MAILS_PER_WINDOW = int(os.environ.get("VERIFICATION_MAILS_PER_WINDOW", "3"))
 # How many reverse proxies stand in front of the web servers; 0 means X-Forwarded-For is ignored.
 CROWDMAKER_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # API tokens: how long `last_used_at` may lag behind, so a busy client does not write on every request.

@@ -102,8 +102,11 @@ def test_me_is_the_token_owners_account_and_profile(api: ApiClient, user: User) 
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"handle", "display_name", "bio", "links", "email", "date_joined", "show_on_public_ledgers"}
+    assert set(body) == {
+        "handle", "display_name", "bio", "links", "email", "date_joined", "show_on_public_ledgers", "email_verified"
+    }  # fmt: skip
     assert body["show_on_public_ledgers"] is False
+    assert body["email_verified"] is False
     assert {k: body[k] for k in ("handle", "display_name", "email", "bio", "links")} == {
         "handle": "ada",
         "display_name": "Ada Okafor",
