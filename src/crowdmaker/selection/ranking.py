@@ -6,10 +6,13 @@ A submission with n votes summing to s is scored
 
 where m is the call's mean score over all its votes (sum of all scores / number of all votes; NEUTRAL_SCORE when
 the call has no vote yet) and C is the call's prior weight: each submission starts as if it had C votes of the
-call's mean, so 3 votes of 5 do not beat 300 votes averaging 4.8. Scores are Fractions and every ordering decision
+call's mean, so 3 votes of 5 do not beat 300 votes averaging 4.8 (with C = 10, as long as the call's mean is below
+4.737: a call where nearly every vote is a 5 has a prior near 5 too). Scores are Fractions and every ordering decision
 compares them exactly (no floats; only display may round). Ties go to more votes, then to the earlier submission
 (smaller id), so the order is total and the same on every computation. Adding a vote of 5 never lowers a
-submission's score: the score is an average of values <= 5, and a 5 also never lowers the call's mean m.
+submission's score: the score is an average of values <= 5, and a 5 also never lowers the call's mean m. Nor its
+position: a higher m lifts a score by C·Δm/(C + n), and the voted submission's own gain, (C·Δm + 5 - score)/(C + n + 1),
+is at least that of any submission it was ahead of (tests/test_ranking.py checks both by Hypothesis).
 """
 
 from __future__ import annotations
