@@ -1,5 +1,6 @@
-"""Reads of `selection`: a call's ranking from its submissions' stored aggregates (never a scan of the votes),
-a submission's progress towards the call's production threshold, and the check of the aggregates against the rows.
+"""Reads of `selection`: who counts as an author, whether a version follows a call's family, a call's ranking
+from its submissions' stored aggregates (never a scan of the votes), a submission's progress towards the call's
+production threshold, and the check of the aggregates against the rows.
 """
 
 from __future__ import annotations
@@ -7,11 +8,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
+from crowdmaker.commons.models import DesignVersion
+from crowdmaker.commons.services import manifest_families
+from crowdmaker.people.models import Membership, User
 from crowdmaker.selection.models import BuyIntent, OpenCall, Submission, ThresholdKind, Vote
 from crowdmaker.selection.ranking import Ranked, Tally, call_mean, rank
+
+
+def is_author(*, user: User, version: DesignVersion) -> bool:
+    """Whether `user` is an author of the version's design: its owner, or a member (any role) of its owner team."""
+    design = version.design
+    if design.owner_user_id is not None:
+        return design.owner_user_id == user.pk
+    return Membership.objects.filter(team__designs=design, user=user).exists()
+
+
+def family_problem(*, call: OpenCall, version: DesignVersion) -> str | None:
+    """Why the version may not enter the call for its family, or None when it may (or the call requires none)."""
+    if not call.required_family:
+        return None
+    claimed = manifest_families(version.manifest)
+    if call.required_family in claimed:
+        return None
+    claims = f"claims {', '.join(repr(name) for name in claimed)}" if claimed else "claims no family"
+    return (
+        f"This call takes designs of the family {call.required_family!r}; the manifest of {version} {claims} "
+        f"(cm:family)."
+    )
 
 
 def call_prior_mean(*, call: OpenCall) -> Fraction:
@@ -23,13 +49,13 @@ def call_prior_mean(*, call: OpenCall) -> Fraction:
 
 
 def call_ranking(*, call: OpenCall) -> list[Ranked]:
-    """All the call's submissions best first (ranking.py has the formula); two queries whatever the vote count."""
-    prior_mean = call_prior_mean(call=call)
+    """All the call's submissions best first (ranking.py has the formula): one query whatever the vote count, as
+    the call's mean m is the sum of the same rows' aggregates."""
     tallies = [
         Tally(submission_id=pk, vote_count=count, vote_sum=total)
         for pk, count, total in Submission.objects.filter(call=call).values_list("pk", "vote_count", "vote_sum")
     ]
-    return rank(tallies, prior_weight=call.prior_weight, prior_mean=prior_mean)
+    return rank(tallies, prior_weight=call.prior_weight)
 
 
 def call_top(*, call: OpenCall) -> list[Ranked]:
@@ -56,28 +82,28 @@ def aggregates_check(*, call: OpenCall | None = None) -> list[AggregateMismatch]
 
     This one does scan the votes: it is the verification, not the page path."""
     submissions = Submission.objects.all() if call is None else Submission.objects.filter(call=call)
-    votes = {
-        row["submission"]: row
+    votes: dict[int, tuple[int, int]] = {
+        row["submission"]: (row["count"], row["total"])
         for row in Vote.objects.filter(submission__in=submissions)
         .values("submission")
         .annotate(count=Count("pk"), total=Sum("score"))
     }
-    intents = {
-        row["submission"]: row
+    intents: dict[int, tuple[int, int]] = {
+        row["submission"]: (row["count"], row["total"])
         for row in BuyIntent.objects.filter(submission__in=submissions, withdrawn_at__isnull=True)
         .values("submission")
-        .annotate(count=Count("pk", filter=Q(withdrawn_at__isnull=True)), total=Sum("price"))
+        .annotate(count=Count("pk"), total=Sum("price"))
     }
     mismatches = []
     for pk, vote_count, vote_sum, intent_count, intent_value in submissions.values_list(
         "pk", "vote_count", "vote_sum", "intent_count", "intent_value"
     ).order_by("pk"):
-        v, i = votes.get(pk, {}), intents.get(pk, {})
+        counted_votes, counted_intents = votes.get(pk, (0, 0)), intents.get(pk, (0, 0))
         for field, stored, counted in (
-            ("vote_count", vote_count, v.get("count", 0)),
-            ("vote_sum", vote_sum, v.get("total", 0)),
-            ("intent_count", intent_count, i.get("count", 0)),
-            ("intent_value", intent_value, i.get("total", 0)),
+            ("vote_count", vote_count, counted_votes[0]),
+            ("vote_sum", vote_sum, counted_votes[1]),
+            ("intent_count", intent_count, counted_intents[0]),
+            ("intent_value", intent_value, counted_intents[1]),
         ):
             if stored != counted:
                 mismatches.append(AggregateMismatch(submission_id=pk, field=field, stored=stored, counted=counted))

@@ -18,11 +18,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from crowdmaker.commons.models import DesignVersion
-from crowdmaker.commons.services import EDITOR_ROLES, manifest_families
+from crowdmaker.commons.services import EDITOR_ROLES
 from crowdmaker.core.errors import Conflict, Forbidden, Invalid, NotFound
 from crowdmaker.core.text import clean_text
 from crowdmaker.ledger.money import MoneyError, check_currency
 from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Membership, Team, User
+from crowdmaker.selection import selectors
 from crowdmaker.selection.models import (
     BRIEF_MAX_LENGTH,
     FAMILY_MAX_LENGTH,
@@ -58,14 +59,6 @@ def _check_open(call: OpenCall, *, now: datetime) -> None:
         raise Conflict("This call is closed.", code="call_closed")
 
 
-def is_author(*, user: User, version: DesignVersion) -> bool:
-    """Whether `user` is an author of the version's design: its owner, or a member (any role) of its owner team."""
-    design = version.design
-    if design.owner_user_id is not None:
-        return design.owner_user_id == user.pk
-    return Membership.objects.filter(team_id=design.owner_team_id, user=user).exists()
-
-
 def _check_member_may_judge(*, member: User, submission: Submission, now: datetime, what: str) -> None:
     """A vote or an intent comes from an active, verified, old enough account that is not one of the authors."""
     if not member.is_active:
@@ -78,7 +71,7 @@ def _check_member_may_judge(*, member: User, submission: Submission, now: dateti
             f"Accounts may {what} once they are {settings.CROWDMAKER_SELECTION_MIN_ACCOUNT_AGE_DAYS} days old.",
             code="account_too_new",
         )
-    if submission.entered_by_id == member.pk or is_author(user=member, version=submission.design_version):
+    if submission.entered_by_id == member.pk or selectors.is_author(user=member, version=submission.design_version):
         raise Forbidden(f"You may not {what} on your own work.", code="own_submission")
 
 
@@ -160,20 +153,6 @@ def call_open(
 # --- submissions -----------------------------------------------------------------------------------------------
 
 
-def family_problem(*, call: OpenCall, version: DesignVersion) -> str | None:
-    """Why the version may not enter the call for its family, or None when it may (or the call requires none)."""
-    if not call.required_family:
-        return None
-    claimed = manifest_families(version.manifest)
-    if call.required_family in claimed:
-        return None
-    claims = f"claims {', '.join(repr(name) for name in claimed)}" if claimed else "claims no family"
-    return (
-        f"This call takes designs of the family {call.required_family!r}; the manifest of {version} {claims} "
-        f"(cm:family)."
-    )
-
-
 @transaction.atomic
 def submission_enter(*, actor: User, call: OpenCall, design_version: DesignVersion, pitch: str) -> Submission:
     """Enter a design version into an open call; the actor is its owner, or an owner or maintainer of its team."""
@@ -188,9 +167,9 @@ def submission_enter(*, actor: User, call: OpenCall, design_version: DesignVersi
     if design.owner_user_id is not None:
         if design.owner_user_id != actor.pk:
             raise Forbidden("Only the design's owner may enter it.", code="not_owner")
-    elif not Membership.objects.filter(team_id=design.owner_team_id, user=actor, role__in=EDITOR_ROLES).exists():
+    elif not Membership.objects.filter(team__designs=design, user=actor, role__in=EDITOR_ROLES).exists():
         raise Forbidden("Only the team's owners and maintainers may enter its design.", code="role_required")
-    problem = family_problem(call=call, version=version)
+    problem = selectors.family_problem(call=call, version=version)
     if problem:
         raise Invalid(problem, code="family_required", field="design_version")
     try:

@@ -118,6 +118,20 @@ def test_entry_refusals(
             lambda: services.submission_enter(actor=maker, call=call, design_version=fresh, pitch="Late."))  # fmt: skip
 
 
+def test_a_team_design_is_entered_by_its_owners_and_maintainers_only(
+    call: OpenCall, make_member: Callable[..., User], make_version: Callable[..., DesignVersion]
+) -> None:
+    owner, maintainer, member = make_member("owner"), make_member("keeper"), make_member("member")
+    team = people.team_create(actor=owner, slug="sensor-team", name="Sensor team")
+    people.team_member_add(team=team, user=maintainer, role=Role.MAINTAINER)
+    people.team_member_add(team=team, user=member, role=Role.MEMBER)
+    version = make_version(owner, team=team)
+    refused(Forbidden, "role_required",
+            lambda: services.submission_enter(actor=member, call=call, design_version=version, pitch="Ours."))  # fmt: skip
+    entry = services.submission_enter(actor=maintainer, call=call, design_version=version, pitch="Ours.")
+    assert entry.entered_by == maintainer
+
+
 def test_the_database_refuses_a_second_entry_of_a_version(submission: Submission) -> None:
     with pytest.raises(IntegrityError):
         Submission.objects.create(call=submission.call, design_version=submission.design_version,
@@ -220,6 +234,18 @@ def test_the_database_refuses_aggregates_no_votes_can_add_up_to(submission: Subm
         Submission.objects.filter(pk=submission.pk).update(vote_count=1, vote_sum=6)
 
 
+def test_the_aggregates_check_names_what_differs_from_the_rows(
+    submission: Submission, make_member: Callable[..., User]
+) -> None:
+    services.vote_cast(voter=make_member(), submission=submission, score=4)
+    Submission.objects.filter(pk=submission.pk).update(vote_count=2, vote_sum=8, intent_count=1, intent_value=5)
+    assert selectors.aggregates_check(call=submission.call) == [
+        selectors.AggregateMismatch(submission_id=submission.pk, field=field, stored=stored, counted=counted)
+        for field, stored, counted in [("vote_count", 2, 1), ("vote_sum", 8, 4), ("intent_count", 1, 0),
+                                       ("intent_value", 5, 0)]
+    ]  # fmt: skip
+
+
 # --- buy-intents -----------------------------------------------------------------------------------------------
 
 
@@ -303,10 +329,25 @@ def test_three_fives_do_not_beat_many_votes_near_five(
     for n, voter in enumerate(voters):
         services.vote_cast(voter=voter, submission=many, score=4 if n % 5 == 0 else 5)  # mean 4.8
         services.vote_cast(voter=voter, submission=low, score=2)
-    with django_assert_num_queries(2):  # the call's mean and the submissions' aggregates; no vote is read
+    with django_assert_num_queries(1):  # the submissions' aggregates (the call's mean is their sum); no vote is read
         ranking = selectors.call_ranking(call=call)
     assert [r.tally.submission_id for r in ranking] == [many.pk, few.pk, low.pk]
     assert [r.position for r in ranking] == [1, 2, 3]
     # m = (15 + 144 + 60) / 63 = 219/63; many: (10m + 144) / 40
     assert ranking[0].score == (10 * selectors.call_prior_mean(call=call) + 144) / 40
     assert [r.tally.submission_id for r in selectors.call_top(call=call)] == [many.pk, few.pk, low.pk][: call.top_n]
+
+
+def test_a_deactivated_account_may_neither_vote_nor_state_an_intent(
+    submission: Submission, make_member: Callable[..., User]
+) -> None:
+    gone = make_member("gone")
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    refused(Forbidden, "account_inactive", lambda: services.vote_cast(voter=gone, submission=submission, score=5))
+    refused(Forbidden, "account_inactive", lambda: services.intent_state(member=gone, submission=submission, price=1))
+    newcomer, unverified = make_member("newcomer", age_days=1), make_member("unverified", verified=False)
+    refused(Forbidden, "account_too_new", lambda: services.intent_state(member=newcomer, submission=submission,
+                                                                      price=100))  # fmt: skip
+    refused(Forbidden, "email_unverified", lambda: services.intent_state(member=unverified, submission=submission,
+                                                                       price=100))  # fmt: skip
