@@ -7,7 +7,6 @@ nothing. Notifications go out only after commit, from tasks, never in the reques
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import re
@@ -108,14 +107,19 @@ def user_create(
 
 
 @transaction.atomic
-def user_signup(*, email: str, password: str, handle: str, display_name: str = "") -> User:
-    """Create an account from the sign-up form and mail it a verification link (after commit)."""
+def user_signup(*, email: str, password: str, handle: str, display_name: str = "") -> tuple[User, bool]:
+    """Create an account from the sign-up form and mail it a verification link (after commit).
+
+    Returns the account and whether the mail is going out: it is not for an address mailed many times in the
+    window (an account deleted and signed up again); the account stands all the same, and the notice on its
+    settings page offers a new link.
+    """
     user = user_create(email=email, password=password, handle=handle, display_name=display_name)
-    # Throttled only for an address mailed many times in the window (an account deleted and signed up again):
-    # the account stands all the same, and the notice on its settings page offers a new link.
-    with contextlib.suppress(Throttled):
+    try:
         email_verification_send(user=user)
-    return user
+    except Throttled:
+        return user, False
+    return user, True
 
 
 # --- e-mail verification -------------------------------------------------------------------------------------

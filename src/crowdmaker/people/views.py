@@ -111,7 +111,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_form(request, template, form, status=400)
     try:
-        user = services.user_signup(
+        user, mailed = services.user_signup(
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password"],
             handle=form.cleaned_data["handle"],
@@ -121,10 +121,10 @@ def signup(request: HttpRequest) -> HttpResponse:
         form.add_domain_error(exc)
         return _render_form(request, template, form, status=exc.status)
     login(request, user, backend=AUTH_BACKEND)
-    messages.success(
-        request,
-        f"Welcome to Crowdmaker, {user.profile.display_name}! We mailed you a link to verify your e-mail address.",
-    )
+    welcome = f"Welcome to Crowdmaker, {user.profile.display_name}!"
+    if mailed:
+        welcome += " We mailed you a link to verify your e-mail address."
+    messages.success(request, welcome)
     return redirect("people:profile", handle=user.handle)
 
 
