@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from crowdmaker.commons.models import DesignVersion
@@ -351,3 +351,16 @@ def test_a_deactivated_account_may_neither_vote_nor_state_an_intent(
                                                                       price=100))  # fmt: skip
     refused(Forbidden, "email_unverified", lambda: services.intent_state(member=unverified, submission=submission,
                                                                        price=100))  # fmt: skip
+
+
+def test_operators_see_calls_and_submissions_in_the_admin_read_only(submission: Submission, staff: User) -> None:
+    staff.is_superuser = True
+    staff.save(update_fields=["is_superuser"])
+    client = Client()
+    client.force_login(staff)
+    for name in ("opencall", "submission"):
+        assert client.get(f"/admin/selection/{name}/").status_code == 200
+        assert client.get(f"/admin/selection/{name}/add/").status_code == 403
+    page = client.get(f"/admin/selection/submission/{submission.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
