@@ -39,7 +39,13 @@ class Tally:
 class Ranked:
     position: int  # 1 for the best
     tally: Tally
-    score: Fraction
+    score_numerator: int
+    score_denominator: int
+
+    @property
+    def score(self) -> Fraction:
+        """The exact score (made on demand: a page shows a few of the thousands ranked)."""
+        return Fraction(self.score_numerator, self.score_denominator)
 
 
 def call_mean(*, vote_sum: int, vote_count: int) -> Fraction:
@@ -57,18 +63,35 @@ def bayesian_score(*, vote_sum: int, vote_count: int, prior_mean: Fraction, prio
 
 
 def rank(tallies: Iterable[Tally], *, prior_weight: int, prior_mean: Fraction | None = None) -> list[Ranked]:
-    """The tallies best first; `prior_mean` defaults to the mean of the given tallies (pass it for a subset)."""
+    """The tallies best first; `prior_mean` defaults to the mean of the given tallies (pass it for a subset).
+
+    Sorting Fractions costs a gcd per operation (about 0.13 s for 10,000 submissions), so the order is decided on
+    an integer key that is exactly as fine: with m = a/b, score = p/(b·q) for p = C·a + b·s and q = C + n, and two
+    different p/q differ by at least 1/(q1·q2) >= 1/Q² (Q the largest q), so floor(p·Q²/q) orders them the same
+    way and gives equal scores equal keys. A Ranked makes its Fraction only when asked."""
+    if prior_weight < 1:
+        raise ValueError("The prior weight is at least 1.")
     tallies = list(tallies)
     if prior_mean is None:
         prior_mean = call_mean(vote_sum=sum(t.vote_sum for t in tallies), vote_count=sum(t.vote_count for t in tallies))
-    scored = [
+    a, b = prior_mean.numerator, prior_mean.denominator
+    scale = max((prior_weight + t.vote_count for t in tallies), default=1) ** 2
+    keyed = [
         (
-            bayesian_score(
-                vote_sum=t.vote_sum, vote_count=t.vote_count, prior_mean=prior_mean, prior_weight=prior_weight
-            ),
+            -((prior_weight * a + b * t.vote_sum) * scale // (prior_weight + t.vote_count)),
+            -t.vote_count,
+            t.submission_id,
             t,
         )
         for t in tallies
     ]
-    scored.sort(key=lambda pair: (-pair[0], -pair[1].vote_count, pair[1].submission_id))
-    return [Ranked(position=n, tally=t, score=score) for n, (score, t) in enumerate(scored, start=1)]
+    keyed.sort(key=lambda row: row[:3])
+    return [
+        Ranked(
+            position=position,
+            tally=t,
+            score_numerator=prior_weight * a + b * t.vote_sum,
+            score_denominator=b * (prior_weight + t.vote_count),
+        )
+        for position, (_, _, _, t) in enumerate(keyed, start=1)
+    ]
