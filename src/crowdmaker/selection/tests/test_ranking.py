@@ -14,12 +14,12 @@ from crowdmaker.selection.ranking import NEUTRAL_SCORE, Ranked, Tally, bayesian_
 
 
 @st.composite
-def tallies(draw: st.DrawFn, min_size: int = 1) -> list[Tally]:
+def tallies(draw: st.DrawFn, min_size: int = 1, max_count: int = 400) -> list[Tally]:
     """Submissions with ids in any order and votes that real scores could add up to (sum within n..5n)."""
     ids = draw(st.lists(st.integers(1, 10**6), min_size=min_size, max_size=12, unique=True))
     result = []
     for pk in ids:
-        count = draw(st.integers(0, 400))
+        count = draw(st.integers(0, max_count))
         total = draw(st.integers(MIN_SCORE * count, MAX_SCORE * count))
         result.append(Tally(submission_id=pk, vote_count=count, vote_sum=total))
     return result
@@ -122,3 +122,28 @@ def test_the_scores_are_exact_and_between_1_and_5(given_tallies: list[Tally], pr
         assert isinstance(r.score, Fraction)
         assert r.score * (prior_weight + r.tally.vote_count) == prior_weight * m + r.tally.vote_sum
         assert MIN_SCORE <= r.score <= MAX_SCORE
+
+
+@given(given_tallies=tallies(min_size=2, max_count=1_000_000), prior_weight=st.integers(1, 10_000))
+def test_the_integer_key_orders_exactly_as_the_fractions_at_a_million_votes(
+    given_tallies: list[Tally], prior_weight: int
+) -> None:
+    m = call_mean(vote_sum=sum(t.vote_sum for t in given_tallies), vote_count=sum(t.vote_count for t in given_tallies))
+
+    def by_fractions(t: Tally) -> tuple[Fraction, int, int]:
+        score = bayesian_score(vote_sum=t.vote_sum, vote_count=t.vote_count, prior_mean=m, prior_weight=prior_weight)
+        return -score, -t.vote_count, t.submission_id
+
+    assert [r.tally for r in rank(given_tallies, prior_weight=prior_weight)] == sorted(given_tallies, key=by_fractions)
+
+
+def test_the_integer_key_separates_scores_a_hair_apart() -> None:
+    # 1_000_031/1_000_010 against 1_000_032/1_000_011 (m = 3, C = 10): 21/(q1*q2) apart, about 2e-11.
+    close = [Tally(1, 1_000_000, 1_000_001), Tally(2, 1_000_001, 1_000_002)]
+    ranking = rank(close, prior_weight=10, prior_mean=Fraction(3))
+    assert ranking[0].score != ranking[1].score
+    assert [r.tally for r in ranking] == sorted(close, key=lambda t: -ranking_score(t))
+
+
+def ranking_score(t: Tally) -> Fraction:
+    return bayesian_score(vote_sum=t.vote_sum, vote_count=t.vote_count, prior_mean=Fraction(3), prior_weight=10)
