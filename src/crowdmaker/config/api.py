@@ -19,6 +19,7 @@ from crowdmaker.ledger.api_public import router as ledger_public_router
 from crowdmaker.people.api import router as people_router
 from crowdmaker.people.auth import API_AUTH, PUBLIC_AUTH
 from crowdmaker.protocol.api import router as protocol_router
+from crowdmaker.selection.api import router as selection_router
 
 api = CrowdmakerApi(
     title="Crowdmaker API",
@@ -44,6 +45,7 @@ api.add_router("", funding_backers_router)  # updates and comments public as all
 api.add_router("", funding_images_router)  # a campaign's pictures: editors only (read with the campaign)
 api.add_router("", funding_refunds_router)  # refunds: the campaign's editors; a pledge's refunds: its backer
 api.add_router("", funding_dashboard_router)  # a campaign's dashboard: its editors only
+api.add_router("", selection_router)  # calls and ranked submissions public; entries, votes, intents signed in
 
 
 @csrf_exempt  # an API caller sends no CSRF token; without this a POST here would get Django's HTML 403

@@ -6,13 +6,16 @@ production threshold, and the check of the aggregates against the rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from crowdmaker.commons.models import DesignVersion
 from crowdmaker.commons.services import manifest_families
+from crowdmaker.core.errors import NotFound
 from crowdmaker.people.models import Membership, User
 from crowdmaker.selection.models import BuyIntent, OpenCall, Submission, ThresholdKind, Vote
 from crowdmaker.selection.ranking import Ranked, Tally, call_mean, rank
@@ -108,3 +111,56 @@ def aggregates_check(*, call: OpenCall | None = None) -> list[AggregateMismatch]
             if stored != counted:
                 mismatches.append(AggregateMismatch(submission_id=pk, field=field, stored=stored, counted=counted))
     return mismatches
+
+
+# --- reads of the JSON API (selection.api) ----------------------------------------------------------------------
+
+CALL_STATUSES = ("upcoming", "open", "closed")
+
+
+def call_status(*, call: OpenCall, now: datetime | None = None) -> str:
+    """upcoming before opens_at, open while opens_at <= now < closes_at, closed from closes_at on."""
+    now = now or timezone.now()
+    if now < call.opens_at:
+        return "upcoming"
+    return "open" if now < call.closes_at else "closed"
+
+
+def calls_listed(*, status: str | None = None) -> QuerySet[OpenCall]:
+    """Every call (all are public), optionally only those `status` (upcoming, open or closed) now."""
+    calls = OpenCall.objects.select_related("organizer_team")
+    now = timezone.now()
+    if status == "upcoming":
+        calls = calls.filter(opens_at__gt=now)
+    elif status == "open":
+        calls = calls.filter(opens_at__lte=now, closes_at__gt=now)
+    elif status == "closed":
+        calls = calls.filter(closes_at__lte=now)
+    return calls
+
+
+def call_by_slug(*, slug: str) -> OpenCall:
+    call = OpenCall.objects.select_related("organizer_team").filter(slug=slug).first()
+    if call is None:
+        raise NotFound("No call has this address.")
+    return call
+
+
+def submission_by_pk(*, pk: int) -> Submission:
+    found = Submission.objects.select_related("call", "design_version__design", "entered_by").filter(pk=pk).first()
+    if found is None:
+        raise NotFound("No submission has this address.")
+    return found
+
+
+def submissions_by_pk(*, call: OpenCall, pks: list[int]) -> dict[int, Submission]:
+    """The call's submissions of these ids, with what their answers show, in one query."""
+    rows = Submission.objects.filter(call=call, pk__in=pks).select_related("design_version__design", "entered_by")
+    return {row.pk: row for row in rows}
+
+
+def member_judgement(*, member: User, submission: Submission) -> tuple[Vote | None, BuyIntent | None]:
+    """The member's vote and live buy-intent on the submission (None where there is none)."""
+    vote = Vote.objects.filter(submission=submission, voter=member).first()
+    intent = BuyIntent.objects.filter(submission=submission, member=member, withdrawn_at__isnull=True).first()
+    return vote, intent
