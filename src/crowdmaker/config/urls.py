@@ -30,6 +30,7 @@ urlpatterns = [
     path("", include("crowdmaker.ledger.urls")),
     path("", include("crowdmaker.commons.urls")),
     path("", include("crowdmaker.funding.urls")),
+    path("", include("crowdmaker.selection.urls")),
     path("", include("crowdmaker.protocol.urls")),
     path("", include("crowdmaker.core.urls")),
 ]

@@ -30,7 +30,7 @@ def test_the_signed_in_navigation_fits_one_line_and_opens_the_account_menu(
     brand = navigation.get_by_role("link", name="Crowdmaker").bounding_box()
     tops = [box["y"] for box in navigation.locator(".nav-links > li").evaluate_all(
         "items => items.map(item => item.getBoundingClientRect().toJSON())")]  # fmt: skip
-    assert len(tops) == 8, tops  # Home, Designs, Campaigns, Teams, Interfaces, My systems, My pledges, Account
+    assert len(tops) == 9, tops  # Home, Designs, Campaigns, Calls, Teams, Interfaces, My systems, My pledges, Account
     assert max(tops) - min(tops) < 8, tops
     nav_box = navigation.bounding_box()
     assert brand is not None
