@@ -271,3 +271,27 @@ def test_intent_refusals(api_for: Api, submission: Submission, make_member: Call
     assert put(client, f"{base}/intent", {"price": 10}).status_code == 200
     before = state()
     refused(put(client, f"{base}/intent", {"price": 20}), before, 409, "intent_exists")
+
+
+def test_the_ranking_page_takes_three_queries_whatever_the_size(
+    api_for: Api, call: OpenCall, make_member: Callable[..., User], make_version: Callable[..., DesignVersion],
+    django_assert_num_queries: Any,
+) -> None:  # fmt: skip
+    for n in range(5):
+        entrant = make_member(f"entrant-{n}")
+        services.submission_enter(actor=entrant, call=call, design_version=make_version(entrant), pitch="Mine.")
+    anonymous = api_for(None)
+    with django_assert_num_queries(3):  # the call, the ranking's aggregates, the page's rows
+        answer = anonymous.get("/api/v1/calls/sensors/submissions")
+    assert len(answer.json()) == 5
+
+
+def test_a_read_token_reads_my_vote_and_intent(
+    api_for: Api, submission: Submission, make_member: Callable[..., User]
+) -> None:
+    fan = make_member("fan")
+    services.vote_cast(voter=fan, submission=submission, score=5)
+    mine = api_for(fan, "read").get(f"/api/v1/submissions/{submission.pk}/mine")
+    assert mine.json() == {"score": 5, "intent": None}
+    assert api_for(None).get(f"/api/v1/submissions/{submission.pk}/mine").status_code == 401
+    assert api_for(fan).get("/api/v1/submissions/999999/mine").json()["error"]["code"] == "not_found"
