@@ -3,7 +3,7 @@ buy-intents (htmx swaps the section; without JavaScript a plain POST redirects b
 
 Views parse input with `selection.forms`, read through `selection.selectors` and write through one service of
 `selection.services`; a refusal is shown in the section it concerns, with its 4xx status, having changed nothing.
-Calls are opened through `selection.services.call_open` (no page yet: the admin is read-only).
+Staff open calls for the platform, team owners and maintainers for their team (`call_new`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from crowdmaker.commons.selectors import owner_name
-from crowdmaker.core.errors import DomainError
+from crowdmaker.core.errors import Conflict, DomainError
 from crowdmaker.core.markdown import markdown_html
 from crowdmaker.funding.selectors import editable_design_versions
 from crowdmaker.funding.views_access import me as _me
@@ -29,7 +30,7 @@ from crowdmaker.funding.views_access import viewer as _viewer
 from crowdmaker.ledger.money import Money
 from crowdmaker.people.models import User
 from crowdmaker.selection import selectors, services
-from crowdmaker.selection.forms import EntryForm, IntentForm, VoteForm
+from crowdmaker.selection.forms import CallForm, EntryForm, IntentForm, VoteForm, organizer_teams
 from crowdmaker.selection.models import BuyIntent, OpenCall, Submission, ThresholdKind, Vote
 from crowdmaker.selection.ranking import Ranked
 
@@ -101,8 +102,40 @@ def call_list(request: HttpRequest) -> HttpResponse:
             "open": [c for c in calls if _phase(c, now) == "open"],
             "upcoming": sorted((c for c in calls if _phase(c, now) == "upcoming"), key=lambda c: (c.opens_at, c.pk)),
             "closed": [c for c in calls if _phase(c, now) == "closed"][::-1],
+            "may_open": _may_open(_viewer(request)),
         },
     )
+
+
+def _may_open(user: User | None) -> bool:
+    return user is not None and (user.is_staff or bool(organizer_teams(user)))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def call_new(request: HttpRequest) -> HttpResponse:
+    """Open a call: staff for the platform, an owner or maintainer for their team."""
+    me = _me(request)
+    if not _may_open(me):
+        raise PermissionDenied("Calls are opened by the platform's operators and by teams' owners and maintainers.")
+    if request.method == "GET":
+        return render(request, "selection/call_form.html", {"form": CallForm(user=me)})
+    form = CallForm(request.POST, user=me)
+    if not form.is_valid():
+        return render(request, "selection/call_form.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    try:
+        call = services.call_open(
+            actor=me, slug=data["slug"], title=data["title"], brief=data["brief"], team=data["organizer"],
+            opens_at=data["opens_at"], closes_at=data["closes_at"], required_family=data["required_family"],
+            threshold_kind=data["threshold_kind"], threshold=data["threshold"], currency=data["currency"],
+            prior_weight=data["prior_weight"], top_n=data["top_n"],
+        )  # fmt: skip
+    except DomainError as exc:
+        form.add_domain_error(exc)
+        return render(request, "selection/call_form.html", {"form": form}, status=exc.status)
+    messages.success(request, f"“{call.title}” is opened.")
+    return redirect("selection:call_detail", slug=call.slug)
 
 
 @dataclass(frozen=True)
@@ -123,14 +156,12 @@ def call_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "design_version__design__owner_user__profile", "design_version__design__owner_team"
     )
     by_id = {s.pk: s for s in submissions}
-    rows = [
-        Row(ranked, by_id[ranked.tally.submission_id], owner_name(by_id[ranked.tally.submission_id].design_version.design),
-            _display(ranked.score), Money(by_id[ranked.tally.submission_id].intent_value, call.currency),
-            _progress(call, by_id[ranked.tally.submission_id]))
-        for ranked in ranking
-        if ranked.tally.submission_id in by_id
-    ]  # fmt: skip
-    mean = sum((s.vote_sum for s in by_id.values()), 0), sum((s.vote_count for s in by_id.values()), 0)
+    rows = []
+    for ranked in ranking:
+        entry = by_id.get(ranked.tally.submission_id)
+        if entry is not None:  # entered between the two reads: shown on the next load
+            rows.append(Row(ranked, entry, owner_name(entry.design_version.design), _display(ranked.score),
+                            Money(entry.intent_value, call.currency), _progress(call, entry)))  # fmt: skip
     return render(
         request,
         "selection/call_detail.html",
@@ -140,7 +171,7 @@ def call_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "brief_html": markdown_html(call.brief),
             "threshold": _threshold_text(call),
             "prior_mean": _display(selectors.call_prior_mean(call=call)),
-            "vote_total": mean[1],
+            "vote_total": sum(row.submission.vote_count for row in rows),
             "rows": rows,
         },
     )
@@ -223,10 +254,12 @@ def vote(request: HttpRequest, slug: str, submission_id: int) -> HttpResponse:
         return _answer(request, call, submission, "selection/_vote.html", status=400, vote_form=form)
     score = form.cleaned_data["score"]
     try:
-        if Vote.objects.filter(submission=submission, voter=me).exists():
-            services.vote_change(voter=me, submission=submission, score=score)
-        else:
+        try:
             services.vote_cast(voter=me, submission=submission, score=score)
+        except Conflict as exc:  # the database said "voted already": this is a change of score
+            if exc.code != "already_voted":
+                raise
+            services.vote_change(voter=me, submission=submission, score=score)
     except DomainError as exc:
         return _answer(request, call, submission, "selection/_vote.html", status=exc.status, error=exc, vote_form=form)
     if not request.htmx:  # type: ignore[attr-defined]

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from crowdmaker.commons.models import DesignVersion
+from crowdmaker.people import services as people
 from crowdmaker.people.models import User
 from crowdmaker.selection import services
 from crowdmaker.selection.models import BuyIntent, OpenCall, Submission, ThresholdKind, Vote
@@ -319,3 +321,62 @@ def test_the_threshold_by_value_shows_money(
     assert "<strong>2.50 EUR</strong>" not in body
     assert "worth <strong>25.00 EUR</strong>" in body
     assert "25 % of the threshold of 100.00 EUR of buy-intents" in body
+
+
+# --- opening a call -----------------------------------------------------------------------------------------------
+
+
+def call_data(**extra: Any) -> dict[str, Any]:
+    now = timezone.now()
+    data = {
+        "organizer": "", "slug": "chairs", "title": "Chairs", "brief": "Stackable.", "currency": "EUR",
+        "opens_at": (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
+        "closes_at": (now + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
+        "required_family": "", "threshold_kind": ThresholdKind.INTENTS_VALUE, "threshold": "5000.50",
+        "prior_weight": "10", "top_n": "3",
+    }  # fmt: skip
+    data.update(extra)
+    return data
+
+
+def test_staff_opens_a_platform_call_with_an_exact_threshold(staff: User) -> None:
+    client = client_of(staff)
+    assert 'href="/calls/new/"' in client.get(reverse("selection:call_list")).content.decode()
+    response = client.post(reverse("selection:call_new"), call_data())
+    assert response.status_code == 302
+    opened = OpenCall.objects.get(slug="chairs")
+    assert response["Location"] == reverse("selection:call_detail", args=["chairs"])
+    assert (opened.organizer_team, opened.threshold, opened.currency, opened.created_by) == (
+        None,
+        500_050,
+        "EUR",
+        staff,
+    )
+
+
+def test_a_team_owner_opens_a_call_for_the_team(make_member: Callable[..., User]) -> None:
+    owner = make_member("owner")
+    team = people.team_create(actor=owner, slug="chair-guild", name="Chair guild")
+    client = client_of(owner)
+    body = client.get(reverse("selection:call_new")).content.decode()
+    assert "Crowdmaker (the platform)" not in body
+    refused(client, reverse("selection:call_new"), call_data(organizer=""), 403, "in the platform&#x27;s name")
+    response = client.post(reverse("selection:call_new"), call_data(organizer="chair-guild",
+                                                                    threshold_kind=ThresholdKind.INTENTS_COUNT,
+                                                                    threshold="150"))  # fmt: skip
+    assert response.status_code == 302
+    opened = OpenCall.objects.get(slug="chairs")
+    assert (opened.organizer_team, opened.threshold_kind, opened.threshold) == (team, "intents-count", 150)
+
+
+def test_opening_a_call_refusals(staff: User, make_member: Callable[..., User], call: OpenCall) -> None:
+    url = reverse("selection:call_new")
+    refused(client_of(make_member("nobody")), url, call_data(), 403, "Not allowed")
+    client = client_of(staff)
+    refused(client, url, call_data(threshold="12.345"), 400, "EUR amounts have 2 decimal places")
+    refused(client, url, call_data(threshold_kind=ThresholdKind.INTENTS_COUNT, threshold="1.5"), 400, "whole number")
+    refused(client, url, call_data(slug=call.slug), 409, "A call with this address exists already.")
+    past = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    refused(client, url, call_data(closes_at=past), 422, "A call closes after it opens.")
+    refused(client, url, call_data(organizer="someone-elses"), 400, "Select a valid choice")
+    assert Client().get(url).status_code == 302
