@@ -301,7 +301,8 @@ def mine(request: HttpRequest, submission_id: int) -> dict[str, Any]:
 
 @router.put("/submissions/{submission_id}/vote", response={200: MineOut, **ERRORS}, summary="Score a submission")
 def vote_put(request: HttpRequest, submission_id: int, payload: VoteIn) -> dict[str, Any]:
-    """Casts my score, or changes it when I have scored the submission already (while its call is open)."""
+    """Casts my score, or changes it when I have scored the submission already (while its call is open). Two
+    first scores sent at once: one is cast, the other answered 409 `already_voted` (send it again to change)."""
     member = signed_in_user(request)
     submission = selectors.submission_by_pk(pk=submission_id)
     vote, _ = selectors.member_judgement(member=member, submission=submission)
