@@ -181,7 +181,8 @@ def call_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _sections(
-    request: HttpRequest, call: OpenCall, submission: Submission, *, error: DomainError | None = None,
+    request: HttpRequest, call: OpenCall, submission: Submission, *, vote_error: DomainError | None = None,
+    intent_error: DomainError | None = None,
     vote_form: VoteForm | None = None, intent_form: IntentForm | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     me = _viewer(request)
@@ -198,7 +199,8 @@ def _sections(
         "my_intent_price": Money(intent.price, call.currency) if intent else None,
         "vote_form": vote_form or VoteForm(initial={"score": vote.score} if vote else None),
         "intent_form": intent_form or IntentForm(currency=call.currency),
-        "error": error,
+        "vote_error": vote_error,  # each refusal is shown in its own section
+        "intent_error": intent_error,
     }
 
 
@@ -261,7 +263,9 @@ def vote(request: HttpRequest, slug: str, submission_id: int) -> HttpResponse:
                 raise
             services.vote_change(voter=me, submission=submission, score=score)
     except DomainError as exc:
-        return _answer(request, call, submission, "selection/_vote.html", status=exc.status, error=exc, vote_form=form)
+        return _answer(
+            request, call, submission, "selection/_vote.html", status=exc.status, vote_error=exc, vote_form=form
+        )
     if not request.htmx:  # type: ignore[attr-defined]
         messages.success(request, f"Your score is {score}.")
     return _answer(request, call, submission, "selection/_vote.html")
@@ -283,7 +287,7 @@ def intent(request: HttpRequest, slug: str, submission_id: int) -> HttpResponse:
         else:
             services.intent_state(member=me, submission=submission, price=form.cleaned_data["price"])
     except DomainError as exc:
-        return _answer(request, call, submission, "selection/_intent.html", status=exc.status, error=exc,
+        return _answer(request, call, submission, "selection/_intent.html", status=exc.status, intent_error=exc,
                        intent_form=form)  # fmt: skip
     if not request.htmx:  # type: ignore[attr-defined]
         messages.success(request, "Your buy-intent is withdrawn." if withdraw else "Your buy-intent is stated.")

@@ -8,7 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -235,6 +237,7 @@ def test_a_closed_call_refuses_votes_and_intents(submission: Submission, voter: 
     # Without htmx, the whole page with the refusal in its section.
     body = refused(client, vote_url(submission), {"score": "5"}, 409, "This call is closed.", htmx=False)
     assert "<html" in body
+    assert body.count("This call is closed.") == 1  # in the vote's section only
     assert 'name="score"' not in client.get(page_url(submission)).content.decode()
 
 
@@ -380,3 +383,18 @@ def test_opening_a_call_refusals(staff: User, make_member: Callable[..., User], 
     refused(client, url, call_data(closes_at=past), 422, "A call closes after it opens.")
     refused(client, url, call_data(organizer="someone-elses"), 400, "Select a valid choice")
     assert Client().get(url).status_code == 302
+
+
+def test_the_call_page_reads_the_same_number_of_queries_whatever_its_size(
+    call: OpenCall, submission: Submission, make_member: Callable[..., User], make_version: Callable[..., DesignVersion]
+) -> None:
+    url = reverse("selection:call_detail", args=[call.slug])
+    with CaptureQueriesContext(connection) as one:
+        assert Client().get(url).status_code == 200
+    for handle in ("second", "third", "fourth"):
+        author = make_member(handle)
+        services.submission_enter(actor=author, call=call, design_version=make_version(author), pitch="P.")
+    with CaptureQueriesContext(connection) as four:
+        response = Client().get(url)
+    assert len(response.context["rows"]) == 4
+    assert len(four.captured_queries) == len(one.captured_queries)
