@@ -20,7 +20,7 @@ from pydantic import StrictInt
 from crowdmaker.commons import selectors as commons_selectors
 from crowdmaker.commons.models import DesignVersion
 from crowdmaker.core.api import Cursor, ErrorOut, InputSchema
-from crowdmaker.core.errors import Invalid, NotFound
+from crowdmaker.core.errors import Conflict, Invalid, NotFound
 from crowdmaker.core.markdown import markdown_html
 from crowdmaker.people import selectors as people_selectors
 from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
@@ -301,14 +301,14 @@ def mine(request: HttpRequest, submission_id: int) -> dict[str, Any]:
 
 @router.put("/submissions/{submission_id}/vote", response={200: MineOut, **ERRORS}, summary="Score a submission")
 def vote_put(request: HttpRequest, submission_id: int, payload: VoteIn) -> dict[str, Any]:
-    """Casts my score, or changes it when I have scored the submission already (while its call is open). Two
-    first scores sent at once: one is cast, the other answered 409 `already_voted` (send it again to change)."""
+    """Casts my score, or changes it when I have scored the submission already (while its call is open)."""
     member = signed_in_user(request)
     submission = selectors.submission_by_pk(pk=submission_id)
-    vote, _ = selectors.member_judgement(member=member, submission=submission)
-    if vote is None:
+    try:  # no check-then-act: the database's unique vote says whether this is a first score or a change
         services.vote_cast(voter=member, submission=submission, score=payload.score)
-    else:
+    except Conflict as exc:
+        if exc.code != "already_voted":
+            raise
         services.vote_change(voter=member, submission=submission, score=payload.score)
     return _mine(member, submission)
 
