@@ -35,7 +35,7 @@ SCORE_CHOICES = [(score, str(score)) for score in range(MIN_SCORE, MAX_SCORE + 1
 
 class VoteForm(ServiceForm):
     score = forms.TypedChoiceField(
-        label="Your score", choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect,
+        label="Score from 1 (poor) to 5 (excellent)", choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect,
         error_messages={"required": "Choose a score from 1 to 5.", "invalid_choice": "Choose a score from 1 to 5."},
     )  # fmt: skip
 
