@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 
 from crowdmaker.selection import demo, selectors
 from crowdmaker.selection.models import BuyIntent, OpenCall, Submission, Vote
@@ -67,3 +69,18 @@ def test_demo_calls_load_with_entries_votes_and_a_ranking_once(db: None) -> None
 
     assert _counts() == counts
     assert demo.load(lambda line: None) == 0
+
+
+def test_demo_calls_pages_show_the_calls_and_their_entries(db: None, client: Client) -> None:
+    call_command("demo_data", stdout=StringIO())
+
+    listing = client.get(reverse("selection:call_list"))
+    assert listing.status_code == 200
+    for spec in demo.CALLS:
+        assert spec.title in listing.content.decode()
+    page = client.get(reverse("selection:call_detail", args=["bedroom-light"]))
+    assert page.status_code == 200
+    assert "Firefly: motion-activated RGB night light" in page.content.decode()
+    submission = Submission.objects.get(call__slug="bedroom-light", design_version__design__slug="firefly-night-light")
+    detail = client.get(reverse("selection:submission_detail", args=["bedroom-light", submission.pk]))
+    assert detail.status_code == 200
