@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crowdmaker.commons.models import DesignVersion
+from crowdmaker.funding.models import Campaign
 from crowdmaker.people.models import SLUG_HELP, SLUG_PATTERN, Team, User
 
 TITLE_MAX_LENGTH = 120
@@ -96,10 +97,20 @@ class Submission(models.Model):
     vote_sum = models.PositiveBigIntegerField(default=0, help_text="The sum of the scores of its votes.")
     intent_count = models.PositiveIntegerField(default=0, help_text="Live (not withdrawn) buy-intents.")
     intent_value = models.BigIntegerField(default=0, help_text="The sum of their prices, minor units.")
+    campaign = models.OneToOneField(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="selection_submission",
+        help_text="The draft campaign created when the submission was promoted (`selection.promotion`).",
+    )  # fmt: skip
+    promoted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint("call", "design_version", name="selection_submission_once_per_call"),
+            models.CheckConstraint(
+                condition=Q(campaign__isnull=True, promoted_at__isnull=True)
+                | Q(campaign__isnull=False, promoted_at__isnull=False),
+                name="selection_submission_promoted_with_campaign",
+            ),
             models.CheckConstraint(condition=~Q(pitch=""), name="selection_submission_pitch_set"),
             models.CheckConstraint(
                 condition=Q(vote_count__gte=0, vote_sum__gte=F("vote_count") * MIN_SCORE)
@@ -165,3 +176,15 @@ class BuyIntent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} would buy {self.submission_id} at {self.price} {self.currency}"
+
+
+class IntentInvitation(models.Model):
+    """That a buy-intent's member was invited to pledge to the promoted submission's live campaign: one per intent,
+    claimed (created) before the e-mail is sent, so no member is mailed twice for one intent."""
+
+    intent = models.OneToOneField(BuyIntent, on_delete=models.PROTECT, related_name="invitation")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    invited_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"intent {self.intent_id} invited to {self.campaign_id}"

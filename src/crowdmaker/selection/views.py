@@ -50,7 +50,7 @@ def _call(slug: str) -> OpenCall:
 def _submission(call: OpenCall, submission_id: int) -> Submission:
     found = (
         Submission.objects.select_related(
-            "call", "design_version__design__owner_user__profile", "design_version__design__owner_team"
+            "call", "design_version__design__owner_user__profile", "design_version__design__owner_team", "campaign"
         )
         .filter(call=call, pk=submission_id)
         .first()
@@ -153,7 +153,7 @@ def call_detail(request: HttpRequest, slug: str) -> HttpResponse:
     call = _call(slug)
     ranking = selectors.call_ranking(call=call)
     submissions = Submission.objects.filter(call=call).select_related(
-        "design_version__design__owner_user__profile", "design_version__design__owner_team"
+        "design_version__design__owner_user__profile", "design_version__design__owner_team", "campaign"
     )
     by_id = {s.pk: s for s in submissions}
     rows = []
