@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from crowdmaker.core.errors import DomainError
 from crowdmaker.funding import services as funding
 from crowdmaker.funding.models import SUMMARY_MAX_LENGTH, TITLE_MAX_LENGTH, Campaign, CampaignStatus
 from crowdmaker.people.models import Membership, Role, Team, User
@@ -67,7 +68,8 @@ def _first_line(text: str, max_length: int) -> str:
 
 def submission_promote(*, submission: Submission, now: datetime) -> Campaign:
     """The submission's draft campaign, created on the first call (the row locked: a concurrent call waits and
-    returns the same campaign)."""
+    returns the same campaign). Raises campaign_create's refusals (e.g. Conflict slug_taken), having changed
+    nothing."""
     return _promote(submission, now)[0]
 
 
@@ -84,7 +86,7 @@ def _promote(submission: Submission, now: datetime) -> tuple[Campaign, bool]:
     actor, team = _owner(locked)
     campaign = funding.campaign_create(
         actor=actor, team=team, slug=f"{design.slug[:40]}-s{locked.pk}".replace("--", "-"),
-        title=design.title[:TITLE_MAX_LENGTH], summary=design.summary or _first_line(locked.pitch, SUMMARY_MAX_LENGTH),
+        title=design.title[:TITLE_MAX_LENGTH], summary=_first_line(design.summary or locked.pitch, SUMMARY_MAX_LENGTH),
         story=locked.pitch, design_versions=[locked.design_version], goal=_goal(locked.call, locked),
         currency=locked.call.currency, starts_at=now, deadline=now + timedelta(days=PROMOTED_CAMPAIGN_DAYS),
     )  # fmt: skip
@@ -149,5 +151,12 @@ def invitations_send(*, now: datetime) -> int:
 def calls_promote_due(*, now: datetime) -> dict[str, int]:
     """Promote what is due (threshold reached in an open call; top N of a call just closed), then send the
     invitations of live campaigns; how many of each."""
-    promoted = sum(_promote(submission, now)[1] for submission in _due(now))
+    promoted = 0
+    for submission in _due(now):
+        try:
+            promoted += _promote(submission, now)[1]
+        except DomainError:
+            # e.g. the campaign address is taken, or the owner team has no one who may start campaigns: the others
+            # are promoted; this one is tried again at the next run.
+            logger.exception("could not promote submission %s", submission.pk)
     return {"promoted": promoted, "invited": invitations_send(now=now)}

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crowdmaker.commons.models import DesignVersion
+from crowdmaker.core.errors import Conflict
 from crowdmaker.funding import services as funding
 from crowdmaker.funding.models import Campaign, CampaignStatus
 from crowdmaker.people.models import User
@@ -183,3 +184,32 @@ def test_concurrent_promotions_create_one_campaign(submission: Submission) -> No
         campaigns = set(pool.map(promote, range(clients)))
     assert campaigns == {Campaign.objects.get().pk}
     assert Submission.objects.get(pk=submission.pk).campaign_id in campaigns
+
+
+@pytest.mark.django_db
+def test_a_refused_promotion_changes_nothing_and_the_others_are_promoted(
+    make_call: Callable[..., OpenCall], maker: User, make_version: Callable[..., DesignVersion],
+    make_member: Callable[..., User],
+) -> None:  # fmt: skip
+    call = make_call(threshold_kind=ThresholdKind.INTENTS_COUNT, threshold=1)
+    blocked = _enter(call, maker, make_version, "Blocked.")
+    fine = _enter(call, maker, make_version, "Fine.")
+    _intents(blocked, [make_member("ann")], 1_000)
+    _intents(fine, [make_member("bob")], 1_000)
+    design = blocked.design_version.design
+    squatter = funding.campaign_create(
+        actor=maker, slug=f"{design.slug}-s{blocked.pk}", title="Taken", design_versions=[blocked.design_version],
+        goal=1_000, currency="EUR", starts_at=timezone.now(), deadline=timezone.now() + timedelta(days=10),
+    )  # fmt: skip
+
+    with pytest.raises(Conflict) as refused:
+        promotion.submission_promote(submission=blocked, now=timezone.now())
+    assert refused.value.code == "slug_taken"
+    assert list(Campaign.objects.all()) == [squatter]
+    blocked.refresh_from_db()
+    assert (blocked.campaign, blocked.promoted_at) == (None, None)
+
+    assert promotion.calls_promote_due(now=timezone.now()) == {"promoted": 1, "invited": 0}
+    assert Submission.objects.get(pk=blocked.pk).campaign is None
+    assert Submission.objects.get(pk=fine.pk).campaign is not None
+    assert Campaign.objects.count() == 2
