@@ -7,44 +7,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('commons', '0006_version_file_rules'),
-        ('funding', '0005_shipping_refunds_images_referrers_moderation'),
-        ('selection', '0001_initial'),
+        ("commons", "0006_version_file_rules"),
+        ("funding", "0005_shipping_refunds_images_referrers_moderation"),
+        ("selection", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IntentInvitation',
+            name="IntentInvitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('invited_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("invited_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.AddField(
-            model_name='submission',
-            name='campaign',
-            field=models.OneToOneField(blank=True, help_text='The draft campaign created when the submission was promoted (`selection.promotion`).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='selection_submission', to='funding.campaign'),
+            model_name="submission",
+            name="campaign",
+            field=models.OneToOneField(
+                blank=True,
+                help_text="The draft campaign created when the submission was promoted (`selection.promotion`).",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="selection_submission",
+                to="funding.campaign",
+            ),
         ),
         migrations.AddField(
-            model_name='submission',
-            name='promoted_at',
+            model_name="submission",
+            name="promoted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name='submission',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('campaign__isnull', True), ('promoted_at__isnull', True)), models.Q(('campaign__isnull', False), ('promoted_at__isnull', False)), _connector='OR'), name='selection_submission_promoted_with_campaign'),
+            model_name="submission",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("campaign__isnull", True), ("promoted_at__isnull", True)),
+                    models.Q(("campaign__isnull", False), ("promoted_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="selection_submission_promoted_with_campaign",
+            ),
         ),
         migrations.AddField(
-            model_name='intentinvitation',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='funding.campaign'),
+            model_name="intentinvitation",
+            name="campaign",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="funding.campaign"
+            ),
         ),
         migrations.AddField(
-            model_name='intentinvitation',
-            name='intent',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='invitation', to='selection.buyintent'),
+            model_name="intentinvitation",
+            name="intent",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT, related_name="invitation", to="selection.buyintent"
+            ),
         ),
     ]
