@@ -43,6 +43,7 @@ from crowdmaker.funding.models import (
 from crowdmaker.funding.pledges import MAX_ADDON_QUANTITY
 from crowdmaker.people import selectors as people_selectors
 from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
+from crowdmaker.people.auth import viewer as _viewer
 from crowdmaker.people.models import User
 
 router = Router(tags=["funding"])
@@ -528,10 +529,6 @@ def _referrer(handle: str | None) -> User | None:
 
 def _tier_choice(campaign: Campaign, payload: QuoteIn) -> Tier | None:
     return selectors.tier_of_campaign(campaign=campaign, tier_id=payload.tier) if payload.tier is not None else None
-
-
-def _viewer(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
 
 
 def _visible(request: HttpRequest, slug: str) -> Campaign:

@@ -22,16 +22,12 @@ from crowdmaker.funding import fulfilment, reports, selectors, surveys, updates
 from crowdmaker.funding.api import ERRORS, PUBLIC_ERRORS
 from crowdmaker.funding.models import Campaign, Fulfilment, Tier
 from crowdmaker.people.auth import PUBLIC_AUTH, signed_in_user
-from crowdmaker.people.models import User
+from crowdmaker.people.auth import viewer as _viewer
 
 router = Router(tags=["funding"])
 
 
 MAX_UPDATE_TIERS = 100
-
-
-def _viewer(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
 
 
 def _visible(request: HttpRequest, slug: str) -> Campaign:

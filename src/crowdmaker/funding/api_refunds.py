@@ -24,7 +24,7 @@ from crowdmaker.funding.api import ERRORS
 from crowdmaker.funding.backers import editor_required
 from crowdmaker.funding.models import REFUND_MESSAGE_MAX_LENGTH, REFUND_REASON_MAX_LENGTH, Campaign, Refund
 from crowdmaker.people.auth import signed_in_user
-from crowdmaker.people.models import User
+from crowdmaker.people.auth import viewer as _viewer
 
 router = Router(tags=["funding"])
 
@@ -78,10 +78,6 @@ class RefundOut(Schema):
     @staticmethod
     def resolve_currency(refund: Refund) -> str:
         return refund.pledge.campaign.currency
-
-
-def _viewer(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
 
 
 def _editor_campaign(request: HttpRequest, slug: str) -> Campaign:

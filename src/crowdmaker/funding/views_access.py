@@ -1,7 +1,10 @@
-"""Who is asking and which campaign they may see or run: the request helpers the funding pages share (a draft
-is 404 to all but its editors; an editor-only page is 403 to everyone else)."""
+"""Which campaign the one asking may see or run: the request helpers the funding pages share (a draft is 404 to
+all but its editors; an editor-only page is 403 to everyone else). `me` and `viewer` are people.auth's, re-exported
+for the funding views."""
 
 from __future__ import annotations
+
+__all__ = ["editor_campaign", "me", "viewer", "visible_campaign"]
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
@@ -9,19 +12,8 @@ from django.http import Http404, HttpRequest
 from crowdmaker.core.errors import NotFound
 from crowdmaker.funding import selectors
 from crowdmaker.funding.models import Campaign
-from crowdmaker.people.models import User
-
-
-def me(request: HttpRequest) -> User:
-    """The signed-in member (for views behind login_required)."""
-    user = request.user
-    assert isinstance(user, User)  # callers are behind login_required
-    return user
-
-
-def viewer(request: HttpRequest) -> User | None:
-    """The signed-in member, or None for an anonymous visitor."""
-    return request.user if isinstance(request.user, User) else None
+from crowdmaker.people.auth import signed_in_user as me
+from crowdmaker.people.auth import viewer
 
 
 def visible_campaign(request: HttpRequest, slug: str) -> Campaign:

@@ -69,7 +69,13 @@ PUBLIC_AUTH = [*API_AUTH, anyone]
 
 
 def signed_in_user(request: HttpRequest) -> User:
-    """The account behind a request on a route whose auth requires one (API_AUTH)."""
+    """The account behind a request that must have one: an API route whose auth requires it (API_AUTH), or a
+    page behind login_required."""
     user = request.user
     assert isinstance(user, User)  # the router's auth guarantees a signed-in account
     return user
+
+
+def viewer(request: HttpRequest) -> User | None:
+    """The signed-in account behind a request, or None for an anonymous visitor (public pages and reads)."""
+    return request.user if isinstance(request.user, User) else None

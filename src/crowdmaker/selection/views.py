@@ -25,9 +25,9 @@ from crowdmaker.commons.selectors import owner_name
 from crowdmaker.core.errors import Conflict, DomainError
 from crowdmaker.core.markdown import markdown_html
 from crowdmaker.funding.selectors import editable_design_versions
-from crowdmaker.funding.views_access import me as _me
-from crowdmaker.funding.views_access import viewer as _viewer
 from crowdmaker.ledger.money import Money
+from crowdmaker.people.auth import signed_in_user as _me
+from crowdmaker.people.auth import viewer as _viewer
 from crowdmaker.people.models import User
 from crowdmaker.selection import selectors, services
 from crowdmaker.selection.forms import CallForm, EntryForm, IntentForm, VoteForm, organizer_teams
